@@ -1,0 +1,210 @@
+//! The estate model: what a probe saw, normalised across systems.
+//!
+//! Invariant: nothing here holds a secret value. Credentials are described by their id (AWS key
+//! id, token accessor, last eight characters), state and dates — never by the secret itself.
+//! The snapshot is saved with every report and re-evaluated offline by `scan --snapshot`, so
+//! its serialised form is part of the product: add fields with `#[serde(default)]`, and bump
+//! [`SNAPSHOT_SCHEMA_VERSION`] when a change is not backwards compatible.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+use crate::ProbeError;
+
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
+
+/// Every system instance a scan collected.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub schema_version: u32,
+    pub tool_version: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub collected_at: OffsetDateTime,
+    pub systems: Vec<SystemSnapshot>,
+}
+
+/// One system instance (an AWS account, a GitHub org, …) as one probe saw it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SystemSnapshot {
+    /// The system's name: the probe folder, config table and report `system` value (`aws`, …).
+    pub system: String,
+    /// The instance label from the config (`name`), or a default the probe chose (account id).
+    pub instance: String,
+    pub status: CollectStatus,
+    /// Who the probe authenticated as (ARN, login, …), for the manifest.
+    #[serde(default)]
+    pub authenticated_as: Option<String>,
+    /// When the system's own data was produced (AWS: the credential report's generation time).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub observed_at: Option<OffsetDateTime>,
+    /// How many accounts the inventory enumerated, so an auditor can tie counts to the source.
+    #[serde(default)]
+    pub accounts_enumerated: u64,
+    /// HTTP requests sent, retries included.
+    #[serde(default)]
+    pub requests: u64,
+    /// Planner choices and other facts worth putting in the manifest.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub accounts: Vec<Account>,
+    #[serde(default)]
+    pub assets: Vec<Asset>,
+    /// What could not be read. A gap never means "nothing there".
+    #[serde(default)]
+    pub gaps: Vec<Gap>,
+}
+
+impl SystemSnapshot {
+    /// An instance that could not be read at all.
+    pub fn failed(system: &str, instance: &str, error: ProbeError) -> Self {
+        SystemSnapshot {
+            system: system.to_string(),
+            instance: instance.to_string(),
+            status: CollectStatus::Failed {
+                error: error.redacted(),
+            },
+            authenticated_as: None,
+            observed_at: None,
+            accounts_enumerated: 0,
+            requests: 0,
+            notes: Vec::new(),
+            accounts: Vec::new(),
+            assets: Vec::new(),
+            gaps: Vec::new(),
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        matches!(self.status, CollectStatus::Complete)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CollectStatus {
+    Complete,
+    Failed { error: ProbeError },
+}
+
+/// Something the probe could not read. With `account_id`, it concerns that account only (its
+/// matched leaver is `error`); without, it concerns every leaver of the instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Gap {
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// What was not read, in words (`ListSSHPublicKeys`, `credential authorizations`).
+    pub what: String,
+    /// The checks that could not be evaluated because of it.
+    #[serde(default)]
+    pub checks: Vec<String>,
+    pub error: ProbeError,
+}
+
+/// A login identity in a system: an IAM user, an org member, a CRM user, a SCIM user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Account {
+    /// Stable id within the instance (ARN, numeric id, …): the finding's `resource_id`.
+    pub id: String,
+    /// `aws_iam_user`, `github_member`, … — the catalogue keys checks on it.
+    pub resource_type: String,
+    /// The display handle: username, login.
+    pub name: String,
+    /// Handles this account logs in with, for exact handle and probable local-part matches.
+    #[serde(default)]
+    pub usernames: Vec<String>,
+    /// Email addresses the system itself records for the account.
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// HR ids the system records (SCIM `externalId`, …).
+    #[serde(default)]
+    pub external_ids: Vec<String>,
+    /// Tag or metadata values naming a person as owner or creator.
+    #[serde(default)]
+    pub owner_refs: Vec<OwnerRef>,
+    pub state: AccountState,
+    /// A role in the system worth naming (`owner` of a GitHub org, …).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Evidence of admin power, one line each (`AdministratorAccess via group admins`).
+    #[serde(default)]
+    pub privileges: Vec<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub credentials: Vec<Credential>,
+    /// Whether the targeted calls for this account were made (credentials complete). Accounts
+    /// of no interest to the scan keep the inventory's view only.
+    #[serde(default)]
+    pub detailed: bool,
+    /// Other evidence: groups, teams, profile.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountState {
+    Active,
+    Disabled,
+    /// Active but blocked from logging in (Salesforce frozen): licence waste, no path.
+    Frozen,
+    /// Invited, not yet accepted.
+    Pending,
+}
+
+/// A tag or metadata value that names a person (`owner = jdoe@acme.com`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OwnerRef {
+    pub key: String,
+    pub value: String,
+}
+
+/// A way to authenticate as an account: a password, key, token or certificate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Credential {
+    /// Key id, certificate id, token accessor — never the secret.
+    pub id: String,
+    /// `aws_iam_access_key`, … — the catalogue keys checks on it.
+    pub resource_type: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub active: bool,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    /// Whether the system records last use at all (an unknown last use is not "never used").
+    #[serde(default)]
+    pub last_use_tracked: bool,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A resource tied to people without being their login: a role that trusts a user, a machine
+/// identity or secret someone owns.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Asset {
+    pub id: String,
+    /// `aws_iam_role`, … — the catalogue keys checks on it.
+    pub resource_type: String,
+    pub name: String,
+    #[serde(default)]
+    pub owner_refs: Vec<OwnerRef>,
+    /// Account ids (ARNs, …) this asset lets act through it: trust or resource policies.
+    #[serde(default)]
+    pub trusted_principals: Vec<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_changed_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}

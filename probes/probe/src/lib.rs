@@ -1,0 +1,95 @@
+//! The contract every probe implements, and the estate model probes fill.
+//!
+//! A probe reads one outside system (an AWS account, a GitHub org, …) and returns a
+//! [`SystemSnapshot`]: normalised accounts, credentials and assets, with no secret values.
+//! It never decides a finding — that is the `residual` crate's evaluator, working from the
+//! check catalogue. It never turns an error into an empty inventory: a system it could not
+//! read comes back with [`CollectStatus::Failed`], and anything it could not read for one
+//! account is a [`Gap`] naming that account.
+
+pub mod estate;
+pub mod redact;
+
+pub use estate::*;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// What a probe needs to know about the scan: who to look for, so it can make targeted calls
+/// for the accounts that matter only after the inventory is in.
+#[derive(Debug, Clone, Default)]
+pub struct ScanContext {
+    /// Requests in flight across the probe, at most.
+    pub concurrency: usize,
+}
+
+/// Decides which inventory accounts deserve the targeted (per-account) calls. The `residual`
+/// crate passes its correlation here so a probe stays ignorant of leavers and matching rules.
+pub trait AccountFilter: Send + Sync {
+    fn wants(&self, account: &Account) -> bool;
+}
+
+/// Errors a probe reports. Each is *indeterminate*: the system said nothing about access, so
+/// the evaluator reports `error`, never clean. Messages never carry a secret: they are built
+/// from status codes, error codes and our own words, and pass through [`redact::redact`].
+#[derive(Debug, thiserror::Error, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub enum ProbeError {
+    #[error("could not authenticate: {0}")]
+    Auth(String),
+    #[error("permission denied: {0}")]
+    Permission(String),
+    #[error("throttled and out of retries: {0}")]
+    Throttled(String),
+    #[error("timed out: {0}")]
+    Timeout(String),
+    #[error("server error: {0}")]
+    Server(String),
+    #[error("unexpected response: {0}")]
+    Unexpected(String),
+    #[error("transport error: {0}")]
+    Transport(String),
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+impl ProbeError {
+    /// A copy with every message passed through the redaction filter.
+    pub fn redacted(self) -> Self {
+        use ProbeError::*;
+        match self {
+            Auth(m) => Auth(redact::redact(&m)),
+            Permission(m) => Permission(redact::redact(&m)),
+            Throttled(m) => Throttled(redact::redact(&m)),
+            Timeout(m) => Timeout(redact::redact(&m)),
+            Server(m) => Server(redact::redact(&m)),
+            Unexpected(m) => Unexpected(redact::redact(&m)),
+            Transport(m) => Transport(redact::redact(&m)),
+            Config(m) => Config(redact::redact(&m)),
+        }
+    }
+}
+
+/// Counts HTTP requests a probe sends (retries included), for the manifest.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<AtomicU64>);
+
+impl RequestCounter {
+    pub fn incr(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One system instance to scan. Every probe crate exports one implementation; the `residual`
+/// crate builds them from the config and runs them concurrently.
+#[async_trait::async_trait]
+pub trait Probe: Send + Sync {
+    /// The system name (`aws`, …): folder, config table and report `system` value.
+    fn system(&self) -> &'static str;
+    /// The instance label before collection (the config's `name`, or the system name).
+    fn label(&self) -> String;
+    /// Read the system. Never fails: errors are inside the snapshot (status and gaps).
+    async fn collect(&self, filter: &dyn AccountFilter) -> SystemSnapshot;
+}

@@ -1,0 +1,222 @@
+//! The command line (SPEC §2): argument types, logging setup, and dispatch to the commands.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::catalogue::{Catalogue, Severity};
+use crate::{exit, scan};
+
+#[derive(Debug, Parser)]
+#[command(name = "residual", version, about = "Find the access people kept after they left: AWS IAM keys, passwords, roles and owned machine identities, with auditor-ready evidence", long_about = None)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan every configured system for the leavers' residual access and write a report.
+    Scan(ScanArgs),
+    /// Scan the built-in demo estate (offline) and write a full report.
+    Demo {
+        /// Report folder (default: reports/<UTC timestamp>-<scan id>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Collect only: write the estate snapshot for a later `scan --snapshot`.
+    Collect {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        leavers: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_parser = parse_delimiter)]
+        delimiter: Option<u8>,
+    },
+    /// Re-hash a report folder against its manifest: exit 0 intact, 1 tampered.
+    Verify { dir: PathBuf },
+    /// New, resolved and persisting findings between two scans.
+    Diff { old: PathBuf, new: PathBuf },
+    /// List the check catalogue.
+    Checks {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// The HR list of departed identities (CSV, JSON or JSON Lines).
+    #[arg(long)]
+    pub leavers: PathBuf,
+    /// Config file (default: residual.toml if present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Report folder (default: reports/<UTC timestamp>-<scan id>/); must be new or empty.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Re-evaluate a saved snapshot offline instead of collecting.
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// Evaluate as of this instant (YYYY-MM-DD or RFC 3339; default now).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Output formats, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "csv,json,md")]
+    pub format: Vec<String>,
+    /// Exit 1 when an open finding is at or above this severity.
+    #[arg(long, default_value = "low", value_parser = parse_severity)]
+    pub fail_on: Severity,
+    /// Mark findings new or persisting against an earlier report folder.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Mute findings listed in this file (TOML or YAML).
+    #[arg(long)]
+    pub suppressions: Option<PathBuf>,
+    /// Exit 0 even when findings exist or the scan is incomplete (not on input errors).
+    #[arg(long)]
+    pub exit_zero: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Leavers CSV delimiter (one character; `\t` for tab).
+    #[arg(long, value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| format!("{s:?} is not one of low, medium, high, critical"))
+}
+
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "\\t" | "tab" => Ok(b'\t'),
+        s if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" => Ok(s.as_bytes()[0]),
+        _ => Err(format!("{s:?} is not a one-character delimiter")),
+    }
+}
+
+/// Logs go to stderr, through the redaction filter, never to stdout.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let level = if quiet {
+        "error"
+    } else {
+        match verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RESIDUAL_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},aws_config=warn,aws_smithy_runtime=warn,hyper=warn"
+        ))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| RedactingStderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// A stderr writer that redacts each formatted log event before it is written.
+struct RedactingStderr;
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(residual_probe::redact::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
+    let command_line: Vec<String> = raw_args
+        .iter()
+        .map(|a| a.to_string_lossy().to_string())
+        .collect();
+    match cli.command {
+        Command::Scan(args) => scan::scan_command(args, command_line),
+        Command::Demo { out, json } => crate::demo::demo_command(out, json, command_line),
+        Command::Collect {
+            config,
+            leavers,
+            out,
+            delimiter,
+        } => scan::collect_command(&config, &leavers, &out, delimiter),
+        Command::Verify { dir } => {
+            let problems = crate::report::verify(&dir)?;
+            if problems.is_empty() {
+                println!("{}: intact", dir.display());
+                Ok(exit::CLEAN)
+            } else {
+                for p in &problems {
+                    println!("{}: {p}", dir.display());
+                }
+                Ok(exit::FINDINGS)
+            }
+        }
+        Command::Diff { .. } => bail!("diff is not built yet in this version of residual"),
+        Command::Checks { json } => {
+            let cat = Catalogue::builtin();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&cat.checks)?);
+            } else {
+                let mut out = std::io::stdout().lock();
+                writeln!(
+                    out,
+                    "{:<40} {:<9} {:<28} TITLE",
+                    "ID", "SEVERITY", "CONTROLS"
+                )?;
+                for c in &cat.checks {
+                    let controls = [c.owasp_nhi.join(","), c.nist_csf.join(",")].join(" ");
+                    writeln!(
+                        out,
+                        "{:<40} {:<9} {:<28} {}",
+                        c.id,
+                        c.severity.as_str(),
+                        controls,
+                        c.title
+                    )?;
+                }
+            }
+            Ok(exit::CLEAN)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "residual",
+                &mut std::io::stdout(),
+            );
+            Ok(exit::CLEAN)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("writing the man page")?;
+            Ok(exit::CLEAN)
+        }
+    }
+}

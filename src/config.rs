@@ -1,0 +1,379 @@
+//! `residual.toml` (SPEC §4): raw serde types that refuse unknown keys, validated into the
+//! probes' own config types before any request is sent.
+//!
+//! Secrets never live in the file; `token_env` names an environment variable and must be set.
+//! A config error is an [`InputError`] (exit 2) naming the file, line and key.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::InputError;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub scan: RawScan,
+    #[serde(default)]
+    pub aws: Vec<RawAws>,
+    #[serde(default)]
+    pub github: Vec<RawGithub>,
+    #[serde(default)]
+    pub salesforce: Vec<RawSalesforce>,
+    #[serde(default)]
+    pub vault: Vec<RawVault>,
+    #[serde(default)]
+    pub scim: Vec<RawScim>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScan {
+    pub as_of: Option<toml::value::Datetime>,
+    pub concurrency: Option<usize>,
+    pub sla_hours: Option<u32>,
+    /// Per-request read timeout; a held connection fails after this.
+    pub request_timeout_secs: Option<u64>,
+    /// Attempts per request, retries on throttling and 5xx included.
+    pub max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAws {
+    pub name: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub profile: Option<String>,
+    pub assume_role_arn: Option<String>,
+    #[serde(default)]
+    pub secrets_manager_regions: Vec<String>,
+    pub owner_tag_keys: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGithub {
+    pub org: String,
+    pub api_url: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file: Option<String>,
+    pub app_id: Option<u64>,
+    pub private_key_file: Option<String>,
+    pub installation_id: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSalesforce {
+    pub instance_url: String,
+    pub api_version: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file: Option<String>,
+    pub client_id_env: Option<String>,
+    pub client_secret_env: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVault {
+    pub addr: String,
+    pub token_env: Option<String>,
+    pub token_file: Option<String>,
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub kv_mounts: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScim {
+    pub name: String,
+    pub base_url: String,
+    pub token_env: Option<String>,
+    pub token_file: Option<String>,
+}
+
+/// The validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub as_of: Option<OffsetDateTime>,
+    pub concurrency: usize,
+    pub sla_hours: u32,
+    pub aws: Vec<residual_aws::AwsInstance>,
+    pub sha256: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            as_of: None,
+            concurrency: 16,
+            sla_hours: 24,
+            aws: Vec::new(),
+            sha256: None,
+        }
+    }
+}
+
+pub const DEFAULT_OWNER_TAG_KEYS: &[&str] = &["email", "owner", "created_by"];
+
+pub fn load(path: &Path) -> Result<Config, InputError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| InputError {
+        file: file.clone(),
+        line: None,
+        field: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| InputError {
+        file: file.clone(),
+        line: Some(
+            bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1,
+        ),
+        field: None,
+        message: "invalid UTF-8".into(),
+    })?;
+    let mut cfg = parse(&file, text, &|k| std::env::var(k).ok())?;
+    cfg.sha256 = Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)));
+    Ok(cfg)
+}
+
+/// Parse and validate; `env` looks up environment variables (injected for tests).
+pub fn parse(
+    file: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, InputError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        InputError {
+            file: file.into(),
+            line,
+            field: None,
+            message: e.message().to_string(),
+        }
+    })?;
+    let err = |field: &str, message: String| InputError {
+        file: file.into(),
+        line: find_line(text, field),
+        field: Some(field.into()),
+        message,
+    };
+    let check_token =
+        |table: &str, i: usize, env_key: &Option<String>, file_key: &Option<String>| match (
+            env_key, file_key,
+        ) {
+            (Some(var), _) => match env(var) {
+                Some(v) if !v.is_empty() => {
+                    residual_probe::redact::register(&v);
+                    Ok(())
+                }
+                _ => Err(err(
+                    "token_env",
+                    format!(
+                        "[[{table}]] #{}: environment variable {var} is not set",
+                        i + 1
+                    ),
+                )),
+            },
+            (None, Some(f)) => {
+                if Path::new(f).is_file() {
+                    Ok(())
+                } else {
+                    Err(err(
+                        "token_file",
+                        format!(
+                            "[[{table}]] #{}: token_file {f:?} is not a readable file",
+                            i + 1
+                        ),
+                    ))
+                }
+            }
+            (None, None) => Err(err(
+                "token_env",
+                format!(
+                    "[[{table}]] #{}: missing required key token_env (or token_file)",
+                    i + 1
+                ),
+            )),
+        };
+    // Validate every table's credentials before refusing the unbuilt ones, so one run names
+    // every problem of the file's credentials in order.
+    for (i, g) in raw.github.iter().enumerate() {
+        if g.app_id.is_none() {
+            check_token("github", i, &g.token_env, &g.token_file)?;
+        }
+    }
+    for (i, s) in raw.salesforce.iter().enumerate() {
+        if s.client_id_env.is_none() {
+            check_token("salesforce", i, &s.token_env, &s.token_file)?;
+        }
+    }
+    for (i, v) in raw.vault.iter().enumerate() {
+        check_token("vault", i, &v.token_env, &v.token_file)?;
+    }
+    for (i, s) in raw.scim.iter().enumerate() {
+        check_token("scim", i, &s.token_env, &s.token_file)?;
+    }
+    for (table, n) in [
+        ("github", raw.github.len()),
+        ("salesforce", raw.salesforce.len()),
+        ("vault", raw.vault.len()),
+        ("scim", raw.scim.len()),
+    ] {
+        if n > 0 {
+            return Err(err(
+                table,
+                format!("[[{table}]] is not built yet in this version of residual; remove the table to scan the other systems"),
+            ));
+        }
+    }
+    let scan = &raw.scan;
+    let as_of = match &scan.as_of {
+        Some(d) => {
+            Some(crate::leavers::parse_instant(&d.to_string()).map_err(|m| err("as_of", m))?)
+        }
+        None => None,
+    };
+    let concurrency = scan.concurrency.unwrap_or(16);
+    if concurrency == 0 || concurrency > 256 {
+        return Err(err(
+            "concurrency",
+            "concurrency must be between 1 and 256".into(),
+        ));
+    }
+    let max_attempts = scan.max_attempts.unwrap_or(6);
+    if max_attempts == 0 || max_attempts > 20 {
+        return Err(err(
+            "max_attempts",
+            "max_attempts must be between 1 and 20".into(),
+        ));
+    }
+    let net = residual_aws::NetPolicy {
+        read_timeout: Duration::from_secs(scan.request_timeout_secs.unwrap_or(30).max(1)),
+        max_attempts,
+        ..Default::default()
+    };
+    let mut aws = Vec::new();
+    for (i, a) in raw.aws.iter().enumerate() {
+        if a.secrets_manager_regions.iter().any(|_| true) {
+            return Err(err(
+                "secrets_manager_regions",
+                format!("[[aws]] #{}: Secrets Manager scanning is not built yet; remove secrets_manager_regions", i + 1),
+            ));
+        }
+        if let Some(u) = &a.endpoint_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(err(
+                    "endpoint_url",
+                    format!("[[aws]] #{}: endpoint_url must be an http(s) URL", i + 1),
+                ));
+            }
+        }
+        aws.push(residual_aws::AwsInstance {
+            name: a.name.clone(),
+            region: a.region.clone().unwrap_or_else(|| "us-east-1".into()),
+            endpoint_url: a.endpoint_url.clone(),
+            profile: a.profile.clone(),
+            assume_role_arn: a.assume_role_arn.clone(),
+            owner_tag_keys: a.owner_tag_keys.clone().unwrap_or_else(|| {
+                DEFAULT_OWNER_TAG_KEYS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            }),
+            concurrency,
+            net,
+        });
+    }
+    let mut names: Vec<String> = aws.iter().filter_map(|a| a.name.clone()).collect();
+    names.sort();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(err(
+            "name",
+            format!("two [[aws]] tables are named {:?}", w[0]),
+        ));
+    }
+    Ok(Config {
+        as_of,
+        concurrency,
+        sla_hours: scan.sla_hours.unwrap_or(24),
+        aws,
+        sha256: None,
+    })
+}
+
+/// The first line where `key` is assigned or a `[[key]]` table opens, for error messages.
+fn find_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.starts_with(&format!("{key} "))
+                || t.starts_with(&format!("{key}="))
+                || t.starts_with(&format!("[[{key}]]"))
+        })
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_line() {
+        let e = parse("r.toml", "[scan]\nconcurency = 3\n", &no_env).unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("concurency"), "{}", e.message);
+    }
+
+    #[test]
+    fn unset_token_env_is_an_error_before_anything_runs() {
+        let e = parse(
+            "r.toml",
+            "[[vault]]\naddr = \"http://x\"\ntoken_env = \"NOPE_TOKEN\"\n",
+            &no_env,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("NOPE_TOKEN"), "{}", e.message);
+        assert_eq!(e.field.as_deref(), Some("token_env"));
+    }
+
+    #[test]
+    fn unbuilt_table_is_named() {
+        let env = |_: &str| Some("tok-value-123".to_string());
+        let e = parse(
+            "r.toml",
+            "[[github]]\norg = \"acme\"\ntoken_env = \"GH\"\n",
+            &env,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("not built yet"), "{}", e.message);
+    }
+
+    #[test]
+    fn aws_defaults() {
+        let c = parse(
+            "r.toml",
+            "[scan]\nas_of = 2026-11-26T00:00:00Z\n[[aws]]\nname = \"prod\"\n",
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(c.aws[0].region, "us-east-1");
+        assert_eq!(c.aws[0].owner_tag_keys.len(), 3);
+        assert!(c.as_of.is_some());
+    }
+}

@@ -1,0 +1,335 @@
+//! Correlation (SPEC §6): which accounts and assets in the estate belong to, or are owned by,
+//! which leaver — with the rule that matched and a confidence.
+//!
+//! Leavers are indexed once (emails, handles, local parts, employee ids → leaver); accounts are
+//! then matched in parallel with rayon, one hash lookup per identifier, so the cost grows with
+//! accounts + leavers, not their product. Display names are never used.
+//!
+//! Ambiguity is decided here, not in the evaluator: two leavers on one account, or a probable
+//! (local-part) match on an account whose own email tag names someone else (a look-alike staff
+//! account), become [`Ambiguity`] entries and yield no findings.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use residual_probe::{Account, Snapshot};
+
+use crate::leavers::{normalize_email, Leaver};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Exact,
+    Probable,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Exact => "exact",
+            Confidence::Probable => "probable",
+        }
+    }
+}
+
+/// What a match ties a leaver to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    Account(usize),
+    Asset(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Relation {
+    /// The leaver's own login.
+    Own,
+    /// Something that names the leaver as owner.
+    Owner,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    pub leaver: usize,
+    pub system: usize,
+    pub target: Target,
+    pub relation: Relation,
+    pub rule: String,
+    pub confidence: Confidence,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ambiguity {
+    pub leaver: usize,
+    pub system: usize,
+    pub account: usize,
+    /// Every leaver the account matched (this one included).
+    pub candidates: Vec<usize>,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Matches {
+    pub matches: Vec<Match>,
+    pub ambiguities: Vec<Ambiguity>,
+}
+
+/// Keys a leaver is known by, normalised for lookup.
+#[derive(Debug, Default)]
+pub struct LeaverIndex {
+    /// normalised email → leavers
+    emails: HashMap<String, Vec<u32>>,
+    /// (system, lower-case handle) → leavers
+    handles: HashMap<(String, String), Vec<u32>>,
+    /// lower-case non-email alias → leavers
+    names: HashMap<String, Vec<u32>>,
+    /// lower-case local part → leavers (probable)
+    locals: HashMap<String, Vec<u32>>,
+    employee_ids: HashMap<String, Vec<u32>>,
+    /// systems for which each leaver has an explicit handle (probable matching is skipped)
+    has_handle: Vec<Vec<String>>,
+}
+
+fn push(map: &mut HashMap<String, Vec<u32>>, k: String, i: u32) {
+    let v = map.entry(k).or_default();
+    if !v.contains(&i) {
+        v.push(i);
+    }
+}
+
+impl LeaverIndex {
+    pub fn new(leavers: &[Leaver]) -> LeaverIndex {
+        let mut ix = LeaverIndex::default();
+        for (i, l) in leavers.iter().enumerate() {
+            let i = i as u32;
+            let mut emails: Vec<&str> = l.email.iter().map(String::as_str).collect();
+            for a in &l.aliases {
+                if a.contains('@') {
+                    emails.push(a);
+                } else {
+                    push(&mut ix.names, a.to_lowercase(), i);
+                }
+            }
+            for e in emails {
+                let n = normalize_email(e);
+                if let Some((local, _)) = n.split_once('@') {
+                    push(&mut ix.locals, local.to_string(), i);
+                }
+                push(&mut ix.emails, n, i);
+            }
+            for (sys, h) in &l.handles {
+                let v = ix
+                    .handles
+                    .entry((sys.clone(), h.to_lowercase()))
+                    .or_default();
+                if !v.contains(&i) {
+                    v.push(i);
+                }
+            }
+            if let Some(e) = &l.employee_id {
+                push(&mut ix.employee_ids, e.trim().to_string(), i);
+            }
+            ix.has_handle.push(l.handles.keys().cloned().collect());
+        }
+        ix
+    }
+
+    /// Own-account matches of one account: (leaver, rule, confidence), best per leaver.
+    pub fn own_matches(&self, system: &str, a: &Account) -> Vec<(u32, String, Confidence)> {
+        let mut out: Vec<(u32, String, Confidence)> = Vec::new();
+        let mut add =
+            |l: u32, rule: String, c: Confidence| match out.iter_mut().find(|(x, _, _)| *x == l) {
+                Some(e) if c < e.2 => *e = (l, rule, c),
+                Some(_) => {}
+                None => out.push((l, rule, c)),
+            };
+        for u in &a.usernames {
+            let lu = u.to_lowercase();
+            if let Some(ls) = self.handles.get(&(system.to_string(), lu.clone())) {
+                for &l in ls {
+                    add(l, format!("{system}_handle"), Confidence::Exact);
+                }
+            }
+            if lu.contains('@') {
+                if let Some(ls) = self.emails.get(&normalize_email(&lu)) {
+                    for &l in ls {
+                        add(l, "email=username".into(), Confidence::Exact);
+                    }
+                }
+            } else {
+                if let Some(ls) = self.names.get(&lu) {
+                    for &l in ls {
+                        add(l, "alias=username".into(), Confidence::Exact);
+                    }
+                }
+                if let Some(ls) = self.locals.get(&lu) {
+                    for &l in ls {
+                        if !self.has_handle[l as usize].iter().any(|s| s == system) {
+                            add(l, "email_local_part=username".into(), Confidence::Probable);
+                        }
+                    }
+                }
+            }
+        }
+        for e in &a.emails {
+            if let Some(ls) = self.emails.get(&normalize_email(e)) {
+                for &l in ls {
+                    add(l, "email".into(), Confidence::Exact);
+                }
+            }
+        }
+        for x in &a.external_ids {
+            if let Some(ls) = self.employee_ids.get(x.trim()) {
+                for &l in ls {
+                    add(l, "employee_id=external_id".into(), Confidence::Exact);
+                }
+            }
+        }
+        out
+    }
+
+    /// Leavers named by owner references (tags, metadata).
+    pub fn owner_matches(&self, refs: &[residual_probe::OwnerRef]) -> Vec<(u32, String)> {
+        let mut out: Vec<(u32, String)> = Vec::new();
+        for r in refs {
+            let v = r.value.trim();
+            let hits = if v.contains('@') {
+                self.emails.get(&normalize_email(v))
+            } else {
+                self.employee_ids
+                    .get(v)
+                    .or_else(|| self.names.get(&v.to_lowercase()))
+            };
+            for &l in hits.into_iter().flatten() {
+                if !out.iter().any(|(x, _)| *x == l) {
+                    out.push((l, format!("owner_tag:{}", r.key)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Does any leaver claim this account as their own? (What probes detail.)
+    pub fn wants(&self, system: &str, a: &Account) -> bool {
+        !self.own_matches(system, a).is_empty()
+    }
+}
+
+/// The account's own identity, as the system records it, names somebody who is not `leaver`:
+/// a probable match on it is a look-alike, not the leaver.
+fn claimed_by_other(ix: &LeaverIndex, a: &Account, leaver: u32) -> Option<String> {
+    a.emails
+        .iter()
+        .find(|e| {
+            ix.emails
+                .get(&normalize_email(e))
+                .is_none_or(|ls| !ls.contains(&leaver))
+        })
+        .map(|e| format!("account {} records email {e}, not the leaver's", a.name))
+}
+
+pub fn correlate(leavers: &[Leaver], snapshot: &Snapshot) -> Matches {
+    let ix = LeaverIndex::new(leavers);
+    correlate_with(&ix, snapshot)
+}
+
+pub fn correlate_with(ix: &LeaverIndex, snapshot: &Snapshot) -> Matches {
+    let mut result = Matches::default();
+    for (si, sys) in snapshot.systems.iter().enumerate() {
+        let per_account: Vec<(Vec<Match>, Vec<Ambiguity>)> = sys
+            .accounts
+            .par_iter()
+            .enumerate()
+            .map(|(ai, a)| {
+                let mut ms = Vec::new();
+                let mut amb = Vec::new();
+                let mut own = ix.own_matches(&sys.system, a);
+                // An exact match outranks probable ones on the same account.
+                if own.iter().any(|(_, _, c)| *c == Confidence::Exact) {
+                    own.retain(|(_, _, c)| *c == Confidence::Exact);
+                }
+                if own.len() > 1 {
+                    let candidates: Vec<usize> = own.iter().map(|(l, _, _)| *l as usize).collect();
+                    for (l, _, _) in &own {
+                        amb.push(Ambiguity {
+                            leaver: *l as usize,
+                            system: si,
+                            account: ai,
+                            candidates: candidates.clone(),
+                            reason: format!(
+                                "account {} matches {} leavers",
+                                a.name,
+                                candidates.len()
+                            ),
+                        });
+                    }
+                } else if let Some((l, rule, c)) = own.into_iter().next() {
+                    let other = (c == Confidence::Probable)
+                        .then(|| claimed_by_other(ix, a, l))
+                        .flatten();
+                    match other {
+                        Some(reason) => amb.push(Ambiguity {
+                            leaver: l as usize,
+                            system: si,
+                            account: ai,
+                            candidates: vec![l as usize],
+                            reason,
+                        }),
+                        None => ms.push(Match {
+                            leaver: l as usize,
+                            system: si,
+                            target: Target::Account(ai),
+                            relation: Relation::Own,
+                            rule,
+                            confidence: c,
+                        }),
+                    }
+                }
+                for (l, rule) in ix.owner_matches(&a.owner_refs) {
+                    ms.push(Match {
+                        leaver: l as usize,
+                        system: si,
+                        target: Target::Account(ai),
+                        relation: Relation::Owner,
+                        rule,
+                        confidence: Confidence::Exact,
+                    });
+                }
+                (ms, amb)
+            })
+            .collect();
+        for (ms, amb) in per_account {
+            result.matches.extend(ms);
+            result.ambiguities.extend(amb);
+        }
+        let per_asset: Vec<Vec<Match>> = sys
+            .assets
+            .par_iter()
+            .enumerate()
+            .map(|(xi, x)| {
+                ix.owner_matches(&x.owner_refs)
+                    .into_iter()
+                    .map(|(l, rule)| Match {
+                        leaver: l as usize,
+                        system: si,
+                        target: Target::Asset(xi),
+                        relation: Relation::Owner,
+                        rule,
+                        confidence: Confidence::Exact,
+                    })
+                    .collect()
+            })
+            .collect();
+        result.matches.extend(per_asset.into_iter().flatten());
+    }
+    // An account that is a leaver's own is not also "owned" by that leaver.
+    let own: std::collections::HashSet<(usize, usize, Target)> = result
+        .matches
+        .iter()
+        .filter(|m| m.relation == Relation::Own)
+        .map(|m| (m.leaver, m.system, m.target))
+        .collect();
+    result
+        .matches
+        .retain(|m| m.relation == Relation::Own || !own.contains(&(m.leaver, m.system, m.target)));
+    result
+}

@@ -1,0 +1,293 @@
+//! `residual demo`: a built-in estate, scanned offline, written as a full report. It shows
+//! every kind of finding and every coverage outcome the AWS probe can produce, including a
+//! system instance that could not be read (`error`, never clean).
+//!
+//! The estate is built in code, not loaded from JSON, so it always matches the estate model.
+//! The as-of instant is pinned so the demo report is the same on every machine.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use residual_aws as aws;
+use residual_probe::{
+    Account, AccountState, Asset, CollectStatus, Credential, OwnerRef, ProbeError, Snapshot,
+    SystemSnapshot, SNAPSHOT_SCHEMA_VERSION,
+};
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+use crate::catalogue::Severity;
+use crate::leavers::{self, Format};
+use crate::scan::{self, Pipeline};
+
+pub const LEAVERS_CSV: &str = include_str!("../fixtures/demo/leavers.csv");
+pub const AS_OF: OffsetDateTime = datetime!(2026-11-26 00:00:00 UTC);
+const ACCOUNT: &str = "210987654321";
+
+fn arn(kind: &str, name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:{kind}/{name}")
+}
+
+fn cred(
+    rt: &str,
+    id: &str,
+    created: OffsetDateTime,
+    used: Option<OffsetDateTime>,
+    tracked: bool,
+) -> Credential {
+    Credential {
+        id: id.into(),
+        resource_type: rt.into(),
+        name: None,
+        active: true,
+        created_at: Some(created),
+        last_used_at: used,
+        last_use_tracked: tracked,
+        expires_at: None,
+        attributes: BTreeMap::new(),
+    }
+}
+
+fn user(
+    name: &str,
+    tags: &[(&str, &str)],
+    privileges: &[&str],
+    credentials: Vec<Credential>,
+) -> Account {
+    let mut emails = Vec::new();
+    let mut owner_refs = Vec::new();
+    for (k, v) in tags {
+        if *k == "email" {
+            emails.push(v.to_string());
+        } else {
+            owner_refs.push(OwnerRef {
+                key: k.to_string(),
+                value: v.to_string(),
+            });
+        }
+    }
+    Account {
+        id: arn("user", name),
+        resource_type: aws::USER.into(),
+        name: name.into(),
+        usernames: vec![name.into()],
+        emails,
+        external_ids: vec![],
+        owner_refs,
+        state: AccountState::Active,
+        role: None,
+        privileges: privileges.iter().map(|s| s.to_string()).collect(),
+        created_at: Some(datetime!(2024-03-01 09:00:00 UTC)),
+        last_login_at: None,
+        credentials,
+        detailed: true,
+        attributes: BTreeMap::new(),
+    }
+}
+
+/// The demo estate: one readable AWS account and one that timed out.
+pub fn estate() -> Snapshot {
+    let created = datetime!(2025-01-10 12:00:00 UTC);
+    let mut login = cred(
+        aws::LOGIN_PROFILE,
+        "alice/login-profile",
+        created,
+        Some(datetime!(2026-11-10 08:15:00 UTC)),
+        true,
+    );
+    login.name = Some("console password".into());
+    let mut inactive = cred(
+        aws::ACCESS_KEY,
+        "AKIADEMOIVAN00000001",
+        created,
+        Some(datetime!(2026-11-03 07:45:00 UTC)),
+        true,
+    );
+    inactive.active = false;
+    let mut ssc = cred(
+        aws::SERVICE_CREDENTIAL,
+        "ACCADEMOBOB000000001",
+        created,
+        None,
+        false,
+    );
+    ssc.name = Some("bob.smith-at-210987654321".into());
+    ssc.attributes
+        .insert("service_name".into(), "codecommit.amazonaws.com".into());
+    let accounts = vec![
+        user(
+            "alice",
+            &[("email", "alice@demo.example")],
+            &["group admins, managed policy AdministratorAccess: AdministratorAccess"],
+            vec![
+                login,
+                cred(
+                    aws::ACCESS_KEY,
+                    "AKIADEMOALICE0000001",
+                    created,
+                    Some(datetime!(2026-11-25 22:03:00 UTC)),
+                    true,
+                ),
+            ],
+        ),
+        user(
+            "bob.smith",
+            &[],
+            &[],
+            vec![
+                cred(aws::ACCESS_KEY, "AKIADEMOBOB000000001", created, None, true),
+                cred(aws::SSH_KEY, "APKADEMOBOB000000001", created, None, false),
+                cred(
+                    aws::SIGNING_CERT,
+                    "DEMOBOBCERT0000000000001",
+                    created,
+                    None,
+                    false,
+                ),
+                ssc,
+            ],
+        ),
+        user(
+            "carol",
+            &[],
+            &["inline policy break-glass: Action \"*\""],
+            vec![],
+        ),
+        user("ci-bot", &[("owner", "Dave@Demo.example")], &[], vec![]),
+        user(
+            "erin",
+            &[],
+            &["inline policy keys: IAM write (iam:createaccesskey)"],
+            vec![cred(
+                aws::ACCESS_KEY,
+                "AKIADEMOERIN00000001",
+                created,
+                Some(datetime!(2026-11-20 10:00:00 UTC)),
+                true,
+            )],
+        ),
+        user(
+            "frank",
+            &[],
+            &[],
+            vec![cred(
+                aws::ACCESS_KEY,
+                "AKIADEMOFRANK0000001",
+                created,
+                None,
+                true,
+            )],
+        ),
+        user(
+            "gina",
+            &[("email", "gina.lopez@demo.example")],
+            &[],
+            vec![cred(
+                aws::ACCESS_KEY,
+                "AKIADEMOGINA00000001",
+                created,
+                None,
+                true,
+            )],
+        ),
+        user("ivan", &[], &[], vec![inactive]),
+    ];
+    let assets = vec![
+        Asset {
+            id: arn("role", "deploy-role"),
+            resource_type: aws::ROLE.into(),
+            name: "deploy-role".into(),
+            owner_refs: vec![],
+            trusted_principals: vec![arn("user", "erin")],
+            created_at: Some(created),
+            last_changed_at: None,
+            last_used_at: Some(datetime!(2026-11-25 03:00:00 UTC)),
+            attributes: BTreeMap::new(),
+        },
+        Asset {
+            id: arn("role", "etl-role"),
+            resource_type: aws::ROLE.into(),
+            name: "etl-role".into(),
+            owner_refs: vec![OwnerRef {
+                key: "created_by".into(),
+                value: "dave+ops@demo.example".into(),
+            }],
+            trusted_principals: vec![],
+            created_at: Some(created),
+            last_changed_at: None,
+            last_used_at: None,
+            attributes: BTreeMap::new(),
+        },
+    ];
+    let n = accounts.len() as u64;
+    Snapshot {
+        schema_version: SNAPSHOT_SCHEMA_VERSION,
+        tool_version: scan::TOOL_VERSION.into(),
+        collected_at: datetime!(2026-11-26 00:00:00 UTC),
+        systems: vec![
+            SystemSnapshot {
+                system: "aws".into(),
+                instance: "demo-prod".into(),
+                status: CollectStatus::Complete,
+                authenticated_as: Some(format!(
+                    "arn:aws:sts::{ACCOUNT}:assumed-role/ResidualAudit/residual-scan"
+                )),
+                observed_at: Some(datetime!(2026-11-25 23:59:30 UTC)),
+                accounts_enumerated: n,
+                requests: 27,
+                notes: vec!["demo estate (built in, offline)".into()],
+                accounts,
+                assets,
+                gaps: vec![],
+            },
+            SystemSnapshot::failed(
+                "aws",
+                "demo-sandbox",
+                ProbeError::Timeout("GetAccountAuthorizationDetails: no answer in time".into()),
+            ),
+        ],
+    }
+}
+
+pub fn demo_command(
+    out: Option<PathBuf>,
+    json: bool,
+    command_line: Vec<String>,
+) -> anyhow::Result<u8> {
+    let started_at = OffsetDateTime::now_utc();
+    let set = leavers::parse(
+        "demo:leavers.csv",
+        LEAVERS_CSV.as_bytes(),
+        Format::Csv(b','),
+    )?;
+    let snapshot = estate();
+    let n = snapshot.systems.len();
+    let outcome = scan::evaluate_and_report(Pipeline {
+        set: &set,
+        leavers_file: "demo:leavers.csv".into(),
+        snapshot,
+        snapshot_source: "built-in demo estate".into(),
+        as_of: AS_OF,
+        sla_hours: 24,
+        config_file: None,
+        config_sha256: None,
+        out,
+        formats: crate::report::BUILT_FORMATS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        fail_on: Severity::Low,
+        exit_zero: false,
+        started_at,
+        command_line,
+    })?;
+    scan::print_summary(&outcome, n, json);
+    if !json {
+        println!(
+            "  (a real scan would exit {}; the demo exits 0. Try: residual verify {})",
+            outcome.code,
+            outcome.dir.display()
+        );
+    }
+    Ok(crate::exit::CLEAN)
+}

@@ -1,0 +1,707 @@
+//! Evaluation: matches + estate + catalogue → findings and coverage. Pure and deterministic:
+//! the same snapshot, leavers and as-of give byte-identical output, which is what makes
+//! `scan --snapshot` a replay and `finding_id` stable across scans.
+//!
+//! Each kind of check (`On`) is implemented once here, for every system; what a check is
+//! called, how severe it is and what it maps to comes from the catalogue. Coverage is the
+//! completeness proof: one row per leaver × system instance, and a system or account that
+//! could not be read is `error` — there is no path from an error to `no_account`.
+
+use std::collections::BTreeMap;
+
+use residual_probe::{Account, AccountState, CollectStatus, Credential, Snapshot, SystemSnapshot};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use crate::catalogue::{Catalogue, Check, Escalation, On, Severity};
+use crate::correlate::{Confidence, Matches, Relation, Target};
+use crate::leavers::Leaver;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tri {
+    True,
+    False,
+    Unknown,
+}
+
+impl Tri {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tri::True => "true",
+            Tri::False => "false",
+            Tri::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    Suppressed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Suppressed => "suppressed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub scan_id: String,
+    pub finding_id: String,
+    pub status: Status,
+    pub severity: Severity,
+    pub check_id: String,
+    pub title: String,
+    pub leaver_id: String,
+    pub leaver_email: String,
+    pub leaver_name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub departure_date: OffsetDateTime,
+    pub days_since_departure: i64,
+    pub sla_breached: bool,
+    pub system: String,
+    pub system_instance: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub resource_name: String,
+    pub match_rule: String,
+    pub match_confidence: Confidence,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    pub used_after_departure: Tri,
+    pub evidence: Vec<String>,
+    pub owasp_nhi: Vec<String>,
+    pub nist_csf: Vec<String>,
+    pub other_controls: Vec<String>,
+    pub remediation: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub observed_at: OffsetDateTime,
+    /// A working path (coverage `residual`) rather than a leftover.
+    #[serde(skip)]
+    pub path: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Residual,
+    Deprovisioned,
+    NoAccount,
+    Ambiguous,
+    Error,
+    NotDeparted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Residual => "residual",
+            Outcome::Deprovisioned => "deprovisioned",
+            Outcome::NoAccount => "no_account",
+            Outcome::Ambiguous => "ambiguous",
+            Outcome::Error => "error",
+            Outcome::NotDeparted => "not_departed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageRow {
+    pub scan_id: String,
+    pub leaver_id: String,
+    pub leaver_email: String,
+    pub system: String,
+    pub system_instance: String,
+    pub outcome: Outcome,
+    pub accounts_matched: usize,
+    pub open_findings: usize,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Evaluation {
+    pub findings: Vec<Finding>,
+    pub coverage: Vec<CoverageRow>,
+}
+
+impl Evaluation {
+    /// Some leaver × system could not be checked (or needs a person to decide who it is).
+    pub fn incomplete(&self) -> bool {
+        self.coverage
+            .iter()
+            .any(|c| matches!(c.outcome, Outcome::Error | Outcome::Ambiguous))
+    }
+}
+
+pub struct Input<'a> {
+    pub scan_id: &'a str,
+    pub leavers: &'a [Leaver],
+    pub snapshot: &'a Snapshot,
+    pub matches: &'a Matches,
+    pub catalogue: &'a Catalogue,
+    pub as_of: OffsetDateTime,
+    pub sla_hours: u32,
+}
+
+pub fn finding_id(check: &str, instance: &str, resource: &str, leaver: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [check, instance, resource, leaver] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+fn fmt(t: OffsetDateTime) -> String {
+    crate::report::rfc3339(t)
+}
+
+/// Everything one leaver × system evaluation needs in one place.
+struct Ctx<'a> {
+    input: &'a Input<'a>,
+    leaver: &'a Leaver,
+    sys: &'a SystemSnapshot,
+    observed_at: OffsetDateTime,
+}
+
+impl Ctx<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn finding(
+        &self,
+        check: &Check,
+        resource_type: &str,
+        resource_id: &str,
+        resource_name: &str,
+        account_name: &str,
+        rule: &str,
+        confidence: Confidence,
+        cred: Option<&Credential>,
+        escalate: bool,
+        mut evidence: Vec<String>,
+    ) -> Finding {
+        let dep = self.leaver.departure;
+        let since = self.input.as_of - dep;
+        let used = match cred {
+            Some(c) => match c.last_used_at {
+                Some(t) if t > dep => Tri::True,
+                _ if c.last_use_tracked => Tri::False,
+                _ => Tri::Unknown,
+            },
+            None => Tri::Unknown,
+        };
+        let mut severity = check.severity;
+        if used == Tri::True
+            && check
+                .critical_when
+                .contains(&Escalation::UsedAfterDeparture)
+        {
+            severity = Severity::Critical;
+            evidence.push(format!(
+                "used after departure: last used {}",
+                cred.and_then(|c| c.last_used_at)
+                    .map(fmt)
+                    .unwrap_or_default()
+            ));
+        }
+        if escalate {
+            severity = Severity::Critical;
+        }
+        let mut remediation = check.remediation.clone();
+        if let Some(cmd) = &check.remediation_command {
+            let cmd = cmd
+                .replace("{account}", account_name)
+                .replace("{resource_id}", resource_id)
+                .replace("{resource_name}", resource_name)
+                .replace("{instance}", &self.sys.instance);
+            remediation.push_str(" Command: ");
+            remediation.push_str(&cmd);
+        }
+        let leaver_id = self.leaver.id.clone();
+        Finding {
+            scan_id: self.input.scan_id.to_string(),
+            finding_id: finding_id(&check.id, &self.sys.instance, resource_id, &leaver_id),
+            status: Status::Open,
+            severity,
+            check_id: check.id.clone(),
+            title: check.title.clone(),
+            leaver_id,
+            leaver_email: self.leaver.email.clone().unwrap_or_default(),
+            leaver_name: self.leaver.name.clone().unwrap_or_default(),
+            departure_date: dep,
+            days_since_departure: since.whole_days(),
+            sla_breached: since > Duration::hours(self.input.sla_hours as i64),
+            system: self.sys.system.clone(),
+            system_instance: self.sys.instance.clone(),
+            resource_type: resource_type.to_string(),
+            resource_id: resource_id.to_string(),
+            resource_name: resource_name.to_string(),
+            match_rule: rule.to_string(),
+            match_confidence: confidence,
+            created_at: cred.and_then(|c| c.created_at),
+            last_used_at: cred.and_then(|c| c.last_used_at),
+            used_after_departure: used,
+            evidence,
+            owasp_nhi: check.owasp_nhi.clone(),
+            nist_csf: check.nist_csf.clone(),
+            other_controls: check.other_controls.clone(),
+            remediation,
+            observed_at: self.observed_at,
+            path: check.path,
+        }
+    }
+}
+
+fn live(c: &Credential, as_of: OffsetDateTime) -> bool {
+    c.active && c.expires_at.is_none_or(|e| e > as_of)
+}
+
+fn describe_credential(c: &Credential) -> String {
+    let mut s = format!("{} {}", c.resource_type, c.id);
+    if let Some(n) = &c.name {
+        s.push_str(&format!(" ({n})"));
+    }
+    s.push_str(if c.active { ", active" } else { ", inactive" });
+    if let Some(t) = c.created_at {
+        s.push_str(&format!(", created {}", fmt(t)));
+    }
+    match (c.last_used_at, c.last_use_tracked) {
+        (Some(t), _) => s.push_str(&format!(", last used {}", fmt(t))),
+        (None, true) => s.push_str(", never used"),
+        (None, false) => {}
+    }
+    if let Some(t) = c.expires_at {
+        s.push_str(&format!(", expires {}", fmt(t)));
+    }
+    for (k, v) in &c.attributes {
+        s.push_str(&format!(", {k} {v}"));
+    }
+    s
+}
+
+/// Whether any credential of the account (inactive ones too: a key used after departure and
+/// then deactivated is evidence of access) or its last login was used after departure.
+fn account_usage(a: &Account, departure: OffsetDateTime) -> (Tri, Option<OffsetDateTime>) {
+    let last = a
+        .credentials
+        .iter()
+        .filter_map(|c| c.last_used_at)
+        .chain(a.last_login_at)
+        .max();
+    let tri = match last {
+        Some(t) if t > departure => Tri::True,
+        _ if a.credentials.iter().all(|c| c.last_use_tracked) => Tri::False,
+        _ => Tri::Unknown,
+    };
+    (tri, last)
+}
+
+/// Findings for one account that is the leaver's own.
+fn own_account_findings(
+    cx: &Ctx,
+    a: &Account,
+    rule: &str,
+    conf: Confidence,
+    out: &mut Vec<Finding>,
+) {
+    let cat = cx.input.catalogue;
+    let as_of = cx.input.as_of;
+    let base_evidence = |extra: Vec<String>| {
+        let mut e = vec![format!("account {} ({})", a.name, a.id)];
+        if let Some(t) = a.created_at {
+            e.push(format!("account created {}", fmt(t)));
+        }
+        e.extend(extra);
+        e
+    };
+    let live_creds: Vec<&Credential> = a.credentials.iter().filter(|c| live(c, as_of)).collect();
+    for c in &live_creds {
+        if let Some(check) = cat.find(On::Credential, &c.resource_type) {
+            out.push(cx.finding(
+                check,
+                &c.resource_type,
+                &c.id,
+                c.name.as_deref().unwrap_or(&a.name),
+                &a.name,
+                rule,
+                conf,
+                Some(c),
+                false,
+                base_evidence(vec![describe_credential(c)]),
+            ));
+        }
+    }
+    let has_path = !live_creds.is_empty();
+    if has_path && !a.privileges.is_empty() {
+        if let Some(check) = cat.find(On::AccountPrivileged, &a.resource_type) {
+            let mut ev = base_evidence(
+                a.privileges
+                    .iter()
+                    .map(|p| format!("admin power: {p}"))
+                    .collect(),
+            );
+            ev.push(format!("{} working credential(s)", live_creds.len()));
+            let mut f = cx.finding(
+                check,
+                &a.resource_type,
+                &a.id,
+                &a.name,
+                &a.name,
+                rule,
+                conf,
+                None,
+                false,
+                ev,
+            );
+            (f.used_after_departure, f.last_used_at) = account_usage(a, cx.leaver.departure);
+            f.created_at = a.created_at;
+            out.push(f);
+        }
+    }
+    if !has_path && a.state != AccountState::Disabled {
+        if let Some(check) = cat.find(On::AccountNoPath, &a.resource_type) {
+            let mut ev = base_evidence(vec!["no active credential".into()]);
+            ev.extend(
+                a.privileges
+                    .iter()
+                    .map(|p| format!("admin power (no working credential): {p}")),
+            );
+            for c in a.credentials.iter().filter(|c| !live(c, as_of)) {
+                ev.push(describe_credential(c));
+            }
+            let mut f = cx.finding(
+                check,
+                &a.resource_type,
+                &a.id,
+                &a.name,
+                &a.name,
+                rule,
+                conf,
+                None,
+                false,
+                ev,
+            );
+            (f.used_after_departure, f.last_used_at) = account_usage(a, cx.leaver.departure);
+            if f.used_after_departure == Tri::True {
+                f.evidence.push(
+                    "a credential now inactive was used after departure: review its activity"
+                        .into(),
+                );
+            }
+            f.created_at = a.created_at;
+            out.push(f);
+        }
+    }
+    if let Some(check) = cat.find(On::AccountActive, &a.resource_type) {
+        if a.state != AccountState::Disabled {
+            let owner = a.role.as_deref() == Some("owner")
+                && check.critical_when.contains(&Escalation::OwnerRole);
+            let mut f = cx.finding(
+                check,
+                &a.resource_type,
+                &a.id,
+                &a.name,
+                &a.name,
+                rule,
+                conf,
+                None,
+                owner,
+                base_evidence(
+                    a.role
+                        .iter()
+                        .map(|r| format!("role {r}"))
+                        .chain(a.attributes.iter().map(|(k, v)| format!("{k}: {v}")))
+                        .collect(),
+                ),
+            );
+            if a.state == AccountState::Frozen {
+                f.severity = Severity::Low;
+                f.path = false;
+                f.evidence
+                    .push("frozen: cannot log in (licence waste)".into());
+            }
+            if let Some(t) = a.last_login_at {
+                f.last_used_at = Some(t);
+                f.used_after_departure = if t > cx.leaver.departure {
+                    Tri::True
+                } else {
+                    Tri::False
+                };
+            }
+            out.push(f);
+        }
+    }
+    for x in &cx.sys.assets {
+        if x.trusted_principals.iter().any(|p| p == &a.id) {
+            if let Some(check) = cat.find(On::AssetTrustsAccount, &x.resource_type) {
+                let mut ev = base_evidence(vec![format!(
+                    "{} {} trusts {}",
+                    x.resource_type, x.name, a.id
+                )]);
+                if let Some(t) = x.last_used_at {
+                    ev.push(format!("role last used {}", fmt(t)));
+                }
+                out.push(cx.finding(
+                    check,
+                    &x.resource_type,
+                    &x.id,
+                    &x.name,
+                    &a.name,
+                    rule,
+                    conf,
+                    None,
+                    false,
+                    ev,
+                ));
+            }
+        }
+    }
+}
+
+pub fn evaluate(input: &Input) -> Evaluation {
+    let mut ev = Evaluation::default();
+    // (leaver, system) → matches / ambiguities, in input order.
+    let mut by_pair: BTreeMap<(usize, usize), Vec<&crate::correlate::Match>> = BTreeMap::new();
+    for m in &input.matches.matches {
+        by_pair.entry((m.leaver, m.system)).or_default().push(m);
+    }
+    let mut amb_by_pair: BTreeMap<(usize, usize), Vec<&crate::correlate::Ambiguity>> =
+        BTreeMap::new();
+    for a in &input.matches.ambiguities {
+        amb_by_pair.entry((a.leaver, a.system)).or_default().push(a);
+    }
+    for (li, leaver) in input.leavers.iter().enumerate() {
+        for (si, sys) in input.snapshot.systems.iter().enumerate() {
+            let cx = Ctx {
+                input,
+                leaver,
+                sys,
+                observed_at: sys.observed_at.unwrap_or(input.snapshot.collected_at),
+            };
+            let row =
+                |outcome: Outcome, accounts: usize, findings: usize, detail: String| CoverageRow {
+                    scan_id: input.scan_id.to_string(),
+                    leaver_id: leaver.id.clone(),
+                    leaver_email: leaver.email.clone().unwrap_or_default(),
+                    system: sys.system.clone(),
+                    system_instance: sys.instance.clone(),
+                    outcome,
+                    accounts_matched: accounts,
+                    open_findings: findings,
+                    detail,
+                };
+            if leaver.departure > input.as_of {
+                ev.coverage.push(row(
+                    Outcome::NotDeparted,
+                    0,
+                    0,
+                    format!(
+                        "departs {} (after as-of {})",
+                        fmt(leaver.departure),
+                        fmt(input.as_of)
+                    ),
+                ));
+                continue;
+            }
+            if let CollectStatus::Failed { error } = &sys.status {
+                ev.coverage.push(row(
+                    Outcome::Error,
+                    0,
+                    0,
+                    format!("system not read: {error}"),
+                ));
+                continue;
+            }
+            let matches = by_pair.get(&(li, si)).map(Vec::as_slice).unwrap_or(&[]);
+            let ambiguities = amb_by_pair.get(&(li, si)).map(Vec::as_slice).unwrap_or(&[]);
+            let mut findings = Vec::new();
+            let mut errors: Vec<String> = sys
+                .gaps
+                .iter()
+                .filter(|g| g.account_id.is_none())
+                .map(|g| format!("{} not read: {}", g.what, g.error))
+                .collect();
+            let mut own_accounts = Vec::new();
+            for m in matches {
+                match (m.relation, m.target) {
+                    (Relation::Own, Target::Account(ai)) => {
+                        let a = &sys.accounts[ai];
+                        own_accounts.push(format!(
+                            "{} ({}: {})",
+                            a.name,
+                            m.confidence.as_str(),
+                            m.rule
+                        ));
+                        for g in sys
+                            .gaps
+                            .iter()
+                            .filter(|g| g.account_id.as_deref() == Some(&a.id))
+                        {
+                            errors.push(format!("{} of {} not read: {}", g.what, a.name, g.error));
+                        }
+                        if !a.detailed && sys.system == "aws" {
+                            errors.push(format!(
+                                "{} was not detailed when the snapshot was collected (collect again with this leavers file)",
+                                a.name
+                            ));
+                        }
+                        own_account_findings(&cx, a, &m.rule, m.confidence, &mut findings);
+                    }
+                    (Relation::Owner, target) => {
+                        let (rt, id, name, refs, extra) = match target {
+                            Target::Account(ai) => {
+                                let a = &sys.accounts[ai];
+                                let live_n = a
+                                    .credentials
+                                    .iter()
+                                    .filter(|c| live(c, input.as_of))
+                                    .count();
+                                (
+                                    a.resource_type.as_str(),
+                                    a.id.as_str(),
+                                    a.name.as_str(),
+                                    &a.owner_refs,
+                                    if a.detailed {
+                                        format!("{live_n} active credential(s)")
+                                    } else {
+                                        "credentials not enumerated (not the leaver's own account)"
+                                            .into()
+                                    },
+                                )
+                            }
+                            Target::Asset(xi) => {
+                                let x = &sys.assets[xi];
+                                (
+                                    x.resource_type.as_str(),
+                                    x.id.as_str(),
+                                    x.name.as_str(),
+                                    &x.owner_refs,
+                                    x.last_used_at
+                                        .map(|t| format!("last used {}", fmt(t)))
+                                        .unwrap_or_default(),
+                                )
+                            }
+                        };
+                        if let Some(check) = input.catalogue.find(On::Owned, rt) {
+                            let mut evd: Vec<String> = refs
+                                .iter()
+                                .map(|r| format!("tag {} = {}", r.key, r.value))
+                                .collect();
+                            evd.insert(0, format!("{rt} {name} ({id})"));
+                            if !extra.is_empty() {
+                                evd.push(extra);
+                            }
+                            findings.push(cx.finding(
+                                check,
+                                rt,
+                                id,
+                                name,
+                                name,
+                                &m.rule,
+                                m.confidence,
+                                None,
+                                false,
+                                evd,
+                            ));
+                        }
+                    }
+                    (Relation::Own, Target::Asset(_)) => {}
+                }
+            }
+            let open = findings.len();
+            let has_path = findings.iter().any(|f| f.path);
+            let (outcome, detail) = if !errors.is_empty() {
+                (Outcome::Error, errors.join("; "))
+            } else if has_path {
+                (Outcome::Residual, summarize(&own_accounts, &findings))
+            } else if !ambiguities.is_empty() {
+                let d: Vec<String> = ambiguities
+                    .iter()
+                    .map(|a| {
+                        let who: Vec<&str> = a
+                            .candidates
+                            .iter()
+                            .map(|&c| input.leavers[c].id.as_str())
+                            .collect();
+                        format!(
+                            "{} (candidates: {}; account: {})",
+                            a.reason,
+                            who.join(", "),
+                            sys.accounts[a.account].id
+                        )
+                    })
+                    .collect();
+                (Outcome::Ambiguous, d.join("; "))
+            } else if !own_accounts.is_empty() {
+                (Outcome::Deprovisioned, summarize(&own_accounts, &findings))
+            } else {
+                // No login of their own; anything they own is listed but is not a path.
+                let mut d = format!("no account among {} enumerated", sys.accounts_enumerated);
+                if open > 0 {
+                    d.push_str(&format!("; owns: {}", summarize(&[], &findings)));
+                }
+                (Outcome::NoAccount, d)
+            };
+            let mut detail = detail;
+            if outcome != Outcome::Ambiguous && !ambiguities.is_empty() {
+                detail.push_str(&format!(
+                    "; also ambiguous: {}",
+                    ambiguities
+                        .iter()
+                        .map(|a| a.reason.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+            ev.coverage
+                .push(row(outcome, own_accounts.len(), open, detail));
+            ev.findings.extend(findings);
+        }
+    }
+    ev.findings.sort_by(|a, b| {
+        (
+            &a.leaver_id,
+            &a.system,
+            &a.system_instance,
+            &a.check_id,
+            &a.resource_id,
+        )
+            .cmp(&(
+                &b.leaver_id,
+                &b.system,
+                &b.system_instance,
+                &b.check_id,
+                &b.resource_id,
+            ))
+    });
+    ev.findings.dedup_by(|a, b| a.finding_id == b.finding_id);
+    ev
+}
+
+fn summarize(accounts: &[String], findings: &[Finding]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in findings {
+        *counts.entry(f.check_id.as_str()).or_default() += 1;
+    }
+    let checks: Vec<String> = counts.iter().map(|(k, v)| format!("{k}×{v}")).collect();
+    let mut s = String::new();
+    if !accounts.is_empty() {
+        s.push_str(&format!("accounts: {}", accounts.join(", ")));
+    }
+    if !checks.is_empty() {
+        if !s.is_empty() {
+            s.push_str("; ");
+        }
+        s.push_str(&format!("findings: {}", checks.join(", ")));
+    }
+    s
+}

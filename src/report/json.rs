@@ -1,0 +1,22 @@
+//! `findings.json`: the findings and coverage with full evidence, and a `schema_version`.
+
+use super::{Render, Report, SCHEMA_VERSION};
+
+pub struct FindingsJson;
+
+impl Render for FindingsJson {
+    fn file_name(&self) -> &'static str {
+        "findings.json"
+    }
+    fn render(&self, r: &Report) -> anyhow::Result<Vec<u8>> {
+        let v = serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
+            "scan_id": r.meta.scan_id,
+            "as_of": super::rfc3339(r.meta.as_of),
+            "findings": r.evaluation.findings,
+            "coverage": r.evaluation.coverage,
+        });
+        let text = serde_json::to_string_pretty(&v)?;
+        Ok(residual_probe::redact::redact(&text).into_bytes())
+    }
+}

@@ -1,0 +1,113 @@
+//! `summary.md`: a short summary to paste into a ticket — totals, then one line per finding
+//! at high severity or above, then what could not be checked.
+
+use std::fmt::Write;
+
+use super::{Render, Report};
+use crate::catalogue::Severity;
+use crate::evaluate::Outcome;
+
+pub struct Summary;
+
+/// Markdown table cells must not break the table or inject markup.
+fn cell(s: &str) -> String {
+    residual_probe::redact::redact(s)
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+impl Render for Summary {
+    fn file_name(&self) -> &'static str {
+        "summary.md"
+    }
+    fn render(&self, r: &Report) -> anyhow::Result<Vec<u8>> {
+        let ev = r.evaluation;
+        let m = r.meta;
+        let mut s = String::new();
+        writeln!(s, "# residual scan {}", m.scan_id)?;
+        writeln!(s)?;
+        let departed: std::collections::BTreeSet<&str> = ev
+            .coverage
+            .iter()
+            .filter(|c| c.outcome != Outcome::NotDeparted)
+            .map(|c| c.leaver_id.as_str())
+            .collect();
+        let residual: std::collections::BTreeSet<&str> = ev
+            .coverage
+            .iter()
+            .filter(|c| c.outcome == Outcome::Residual)
+            .map(|c| c.leaver_id.as_str())
+            .collect();
+        let sev = |x: Severity| ev.findings.iter().filter(|f| f.severity == x).count();
+        writeln!(s, "As of {}: {} leavers checked across {} system instance(s); **{} with residual access**.", super::rfc3339(m.as_of), departed.len(), r.snapshot.systems.len(), residual.len())?;
+        writeln!(s)?;
+        writeln!(s, "| critical | high | medium | low | errors | ambiguous |")?;
+        writeln!(s, "|---:|---:|---:|---:|---:|---:|")?;
+        let oc = |o: Outcome| ev.coverage.iter().filter(|c| c.outcome == o).count();
+        writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            sev(Severity::Critical),
+            sev(Severity::High),
+            sev(Severity::Medium),
+            sev(Severity::Low),
+            oc(Outcome::Error),
+            oc(Outcome::Ambiguous)
+        )?;
+        writeln!(s)?;
+        let top: Vec<_> = ev
+            .findings
+            .iter()
+            .filter(|f| f.severity >= Severity::High)
+            .collect();
+        if !top.is_empty() {
+            writeln!(s, "## Critical and high findings")?;
+            writeln!(s)?;
+            writeln!(
+                s,
+                "| severity | leaver | system | check | resource | used after departure |"
+            )?;
+            writeln!(s, "|---|---|---|---|---|---|")?;
+            for f in top {
+                writeln!(
+                    s,
+                    "| {} | {} | {}/{} | `{}` | {} | {} |",
+                    f.severity.as_str(),
+                    cell(&f.leaver_id),
+                    cell(&f.system),
+                    cell(&f.system_instance),
+                    f.check_id,
+                    cell(&f.resource_id),
+                    f.used_after_departure.as_str()
+                )?;
+            }
+            writeln!(s)?;
+        }
+        let problems: Vec<_> = ev
+            .coverage
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Error | Outcome::Ambiguous))
+            .collect();
+        if !problems.is_empty() {
+            writeln!(s, "## Not fully checked")?;
+            writeln!(s)?;
+            for c in problems {
+                writeln!(
+                    s,
+                    "- **{}** {}/{}: {} — {}",
+                    c.outcome.as_str(),
+                    cell(&c.system),
+                    cell(&c.system_instance),
+                    cell(&c.leaver_id),
+                    cell(&c.detail)
+                )?;
+            }
+            writeln!(s)?;
+        }
+        writeln!(
+            s,
+            "Evidence: `findings.csv`, `coverage.csv`; integrity: `residual verify <this folder>`."
+        )?;
+        Ok(s.into_bytes())
+    }
+}

@@ -1,0 +1,668 @@
+#!/usr/bin/env python3
+"""Run moto in server mode behind a small test-harness middleware.
+
+Usage:
+    python tests/harness/moto_launcher.py --port PORT --request-log FILE [--port-file FILE] [--verbose]
+
+The middleware sits in front of moto's own WSGI application and adds what the
+`residual` integration tests need but moto does not provide:
+
+* a JSON-lines request log (one line per AWS request) so tests can assert which
+  API actions the tool called and how often;
+* the four IAM service-specific-credential actions, which moto 5.2.5 answers
+  with HTTP 500, backed by an in-memory store;
+* fault injection (error status, throttling, delay, garbage body), driven over
+  HTTP at /_harness/faults, for fail-closed tests;
+* request counters at /_harness/stats.
+
+Everything else reaches moto byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import string
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+# moto reads this setting when its IAM backend is first built, so it has to be
+# in the environment before moto is imported; otherwise AWS-managed policies
+# such as AdministratorAccess would not exist and attaching them would fail.
+os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+
+from werkzeug.serving import make_server  # noqa: E402
+
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+
+IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
+PARTITION = "aws"
+
+# Services that accept service-specific credentials, per the IAM API Reference.
+# Bedrock API keys use an alias/secret pair instead of a user name/password.
+SSC_SERVICES = {"codecommit.amazonaws.com", "cassandra.amazonaws.com", "bedrock.amazonaws.com"}
+SSC_PER_USER_PER_SERVICE = 2
+
+StartResponse = Callable[..., Any]
+
+
+# ---------------------------------------------------------------------------
+# Request parsing helpers
+# ---------------------------------------------------------------------------
+
+
+def read_body(environ: dict[str, Any]) -> bytes:
+    """Buffer the request body and put an equivalent stream back for moto.
+
+    The body can only be read once from the socket, and the middleware needs it
+    to learn the API action, so it is read here and re-wrapped.
+    """
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        try:
+            body = stream.read(int(length))
+        except ValueError:
+            body = b""
+    elif environ.get("wsgi.input_terminated"):
+        # Chunked uploads: werkzeug has already de-chunked the stream and
+        # marks it as terminated, so reading to EOF is safe.
+        body = stream.read()
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    # The body is now a plain sized buffer; a stale chunked header would make
+    # downstream code try to de-chunk it a second time.
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ["wsgi.input_terminated"] = False
+    return body
+
+
+def query_params(environ: dict[str, Any], body: bytes) -> dict[str, str]:
+    """Return the AWS query-protocol parameters (form body, else query string)."""
+    params: dict[str, str] = {}
+    content_type = environ.get("CONTENT_TYPE", "")
+    if content_type.startswith("application/x-www-form-urlencoded") and body:
+        parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        params.update({k: v[0] for k, v in parsed.items()})
+    if "Action" not in params and environ.get("QUERY_STRING"):
+        parsed = parse_qs(environ["QUERY_STRING"], keep_blank_values=True)
+        for key, values in parsed.items():
+            params.setdefault(key, values[0])
+    return params
+
+
+# Smithy RPCv2-CBOR requests name the operation in the path instead.
+_RPCV2_PATH = re.compile(r"/service/[^/]+/operation/([^/?]+)$")
+
+
+def request_action(environ: dict[str, Any], params: dict[str, str]) -> str | None:
+    """Name the API action of a request, whatever the AWS protocol."""
+    if params.get("Action"):
+        return params["Action"]
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        # JSON protocol: "secretsmanager.ListSecrets" -> "ListSecrets".
+        return target.rsplit(".", 1)[-1]
+    match = _RPCV2_PATH.search(environ.get("PATH_INFO", ""))
+    if match:
+        return match.group(1)
+    return None
+
+
+def _credential_scope(environ: dict[str, Any]) -> list[str] | None:
+    """Split the SigV4 credential scope: [AKID, date, region, service, aws4_request]."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = re.search(r"Credential=([^,\s]+)", auth)
+    if not match:
+        return None
+    parts = match.group(1).split("/")
+    return parts if len(parts) == 5 else None
+
+
+def signing_service(environ: dict[str, Any]) -> str | None:
+    scope = _credential_scope(environ)
+    return scope[3] if scope else None
+
+
+def access_key_id(environ: dict[str, Any]) -> str | None:
+    scope = _credential_scope(environ)
+    return scope[0] if scope else None
+
+
+def is_json_protocol(environ: dict[str, Any]) -> bool:
+    return bool(environ.get("HTTP_X_AMZ_TARGET"))
+
+
+# ---------------------------------------------------------------------------
+# Response helpers
+# ---------------------------------------------------------------------------
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def respond(
+    start_response: StartResponse,
+    status: int,
+    body: str | bytes,
+    content_type: str = "text/xml",
+    extra_headers: Iterable[tuple[str, str]] = (),
+    request_id: str | None = None,
+) -> list[bytes]:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        # Fault rules may ask for unassigned codes; any reason phrase will do.
+        reason = "Injected"
+    # The header and the body's RequestId should agree, as they do on AWS.
+    request_id = request_id or new_request_id()
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(data))),
+        ("x-amzn-RequestId", request_id),
+        *extra_headers,
+    ]
+    start_response(f"{status} {reason}", headers)
+    return [data]
+
+
+def iam_error_xml(code: str, message: str, sender: bool, request_id: str) -> str:
+    """The error document IAM (and the other query-protocol services) return."""
+    return (
+        f'<ErrorResponse xmlns="{IAM_NS}">'
+        f"<Error><Type>{'Sender' if sender else 'Receiver'}</Type>"
+        f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId>"
+        "</ErrorResponse>"
+    )
+
+
+def aws_error(
+    environ: dict[str, Any],
+    start_response: StartResponse,
+    status: int,
+    code: str,
+    message: str,
+    extra_headers: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
+    """Answer an AWS error in the protocol the client spoke (XML or JSON)."""
+    request_id = new_request_id()
+    if is_json_protocol(environ):
+        body = json.dumps({"__type": code, "message": message})
+        return respond(start_response, status, body, "application/x-amz-json-1.1", extra_headers, request_id)
+    body = iam_error_xml(code, message, status < 500, request_id)
+    return respond(start_response, status, body, "text/xml", extra_headers, request_id)
+
+
+def iam_ok_xml(action: str, result_inner: str | None, request_id: str) -> str:
+    """Wrap a result in the IAM query-protocol envelope.
+
+    Actions without output (Update/Delete) carry only ResponseMetadata.
+    """
+    result = f"<{action}Result>{result_inner}</{action}Result>" if result_inner is not None else ""
+    return (
+        f'<{action}Response xmlns="{IAM_NS}">{result}'
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+        f"</{action}Response>"
+    )
+
+
+def iso8601(ts: datetime) -> str:
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------
+# Service-specific credentials (missing from moto)
+# ---------------------------------------------------------------------------
+
+
+class ServiceSpecificCredentialStore:
+    """In-memory IAM service-specific credentials, keyed by account.
+
+    User existence is checked against moto's own IAM backend so the two stay
+    consistent: a credential can only be made for a user moto knows about.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # account id -> credential id -> credential record
+        self._creds: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._creds.clear()
+
+    def user_has_credentials(self, account_id: str, user_name: str) -> bool:
+        with self._lock:
+            return any(c["UserName"] == user_name for c in self._creds.get(account_id, {}).values())
+
+    # -- moto lookups -------------------------------------------------------
+
+    @staticmethod
+    def account_for(environ: dict[str, Any]) -> str:
+        """Resolve the account the caller's access key belongs to, as moto does."""
+        from moto.iam.models import get_account_id_from
+
+        return get_account_id_from(access_key_id(environ) or "")
+
+    @staticmethod
+    def _iam(account_id: str) -> Any:
+        from moto.iam.models import iam_backends
+
+        return iam_backends[account_id][PARTITION]
+
+    def user_exists(self, account_id: str, user_name: str) -> bool:
+        return user_name in self._iam(account_id).users
+
+    def caller_user(self, environ: dict[str, Any], account_id: str) -> str | None:
+        """IAM defaults UserName to the calling user; root/unknown keys have none."""
+        key = self._iam(account_id).access_keys.get(access_key_id(environ) or "")
+        return getattr(key, "user_name", None) if key else None
+
+    # -- dispatch -----------------------------------------------------------
+
+    def handle(
+        self, action: str, params: dict[str, str], environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes]:
+        account_id = self.account_for(environ)
+        # Each handler returns (action, inner Result XML or None) or raises IamError.
+        handler = {
+            "CreateServiceSpecificCredential": self._create,
+            "ListServiceSpecificCredentials": self._list,
+            "UpdateServiceSpecificCredential": self._update,
+            "DeleteServiceSpecificCredential": self._delete,
+        }[action]
+        try:
+            action_name, inner = handler(account_id, params, environ)
+        except IamError as err:
+            return aws_error(environ, start_response, err.status, err.code, err.message)
+        request_id = new_request_id()
+        body = iam_ok_xml(action_name, inner, request_id)
+        return respond(start_response, 200, body, request_id=request_id)
+
+    def _require_user(self, account_id: str, user_name: str) -> None:
+        if not self.user_exists(account_id, user_name):
+            raise IamError(404, "NoSuchEntity", f"The user with name {user_name} cannot be found.")
+
+    def _create(self, account_id: str, params: dict[str, str], environ: dict[str, Any]) -> tuple[str, str | None]:
+        user_name = params.get("UserName", "")
+        service = params.get("ServiceName", "")
+        if not user_name or not service:
+            raise IamError(400, "ValidationError", "UserName and ServiceName are required.")
+        self._require_user(account_id, user_name)
+        if service not in SSC_SERVICES:
+            raise IamError(404, "NotSupportedService", f"Service {service} is not supported for service specific credentials.")
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        cred: dict[str, Any] = {
+            "CreateDate": now,
+            "ServiceName": service,
+            "ServiceSpecificCredentialId": "ACCA"
+            + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(17)),
+            "UserName": user_name,
+            "Status": "Active",
+        }
+        if params.get("CredentialAgeDays"):
+            cred["ExpirationDate"] = now + timedelta(days=int(params["CredentialAgeDays"]))
+        # Bedrock API keys are an alias + secret; the other services hand out a
+        # user name + password whose user part embeds the account id.
+        if service == "bedrock.amazonaws.com":
+            cred["ServiceCredentialAlias"] = f"BedrockAPIKey-{secrets.token_hex(2)}-at-{account_id}"
+            cred["ServiceCredentialSecret"] = secrets.token_urlsafe(48)
+        else:
+            cred["ServiceUserName"] = f"{user_name}-at-{account_id}"
+            cred["ServicePassword"] = secrets.token_urlsafe(33)
+        with self._lock:
+            creds = self._creds.setdefault(account_id, {})
+            same = [c for c in creds.values() if c["UserName"] == user_name and c["ServiceName"] == service]
+            if len(same) >= SSC_PER_USER_PER_SERVICE:
+                raise IamError(
+                    409, "LimitExceeded",
+                    f"Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {SSC_PER_USER_PER_SERVICE}",
+                )
+            creds[cred["ServiceSpecificCredentialId"]] = cred
+        inner = f"<ServiceSpecificCredential>{self._fields(cred, secret=True)}</ServiceSpecificCredential>"
+        return "CreateServiceSpecificCredential", inner
+
+    def _list(self, account_id: str, params: dict[str, str], environ: dict[str, Any]) -> tuple[str, str | None]:
+        all_users = params.get("AllUsers", "").lower() == "true"
+        user_name = params.get("UserName") or None
+        service = params.get("ServiceName") or None
+        if user_name:
+            self._require_user(account_id, user_name)
+        elif not all_users:
+            user_name = self.caller_user(environ, account_id)
+        with self._lock:
+            creds = sorted(self._creds.get(account_id, {}).values(), key=lambda c: (c["CreateDate"], c["ServiceSpecificCredentialId"]))
+        if not all_users:
+            # Without AllUsers a root/unknown caller sees only its own (none).
+            creds = [c for c in creds if user_name is not None and c["UserName"] == user_name]
+        if service:
+            creds = [c for c in creds if c["ServiceName"] == service]
+        # Marker is an opaque offset; pagination is only needed with MaxItems.
+        start = int(params.get("Marker") or 0)
+        max_items = int(params.get("MaxItems") or 0) or len(creds) or 1
+        page = creds[start : start + max_items]
+        truncated = start + max_items < len(creds)
+        members = "".join(f"<member>{self._fields(c, secret=False)}</member>" for c in page)
+        inner = f"<ServiceSpecificCredentials>{members}</ServiceSpecificCredentials>"
+        inner += f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
+        if truncated:
+            inner += f"<Marker>{start + max_items}</Marker>"
+        return "ListServiceSpecificCredentials", inner
+
+    def _find(self, account_id: str, params: dict[str, str], environ: dict[str, Any]) -> dict[str, Any]:
+        user_name = params.get("UserName") or self.caller_user(environ, account_id)
+        if params.get("UserName"):
+            self._require_user(account_id, params["UserName"])
+        cred_id = params.get("ServiceSpecificCredentialId", "")
+        with self._lock:
+            cred = self._creds.get(account_id, {}).get(cred_id)
+        if cred is None or (user_name is not None and cred["UserName"] != user_name):
+            raise IamError(404, "NoSuchEntity", f"The Service Specific Credential with id {cred_id} cannot be found.")
+        return cred
+
+    def _update(self, account_id: str, params: dict[str, str], environ: dict[str, Any]) -> tuple[str, str | None]:
+        status = params.get("Status", "")
+        if status not in ("Active", "Inactive"):
+            raise IamError(400, "ValidationError", f"Invalid Status {status!r}: must be Active or Inactive.")
+        cred = self._find(account_id, params, environ)
+        with self._lock:
+            cred["Status"] = status
+        return "UpdateServiceSpecificCredential", None
+
+    def _delete(self, account_id: str, params: dict[str, str], environ: dict[str, Any]) -> tuple[str, str | None]:
+        cred = self._find(account_id, params, environ)
+        with self._lock:
+            self._creds.get(account_id, {}).pop(cred["ServiceSpecificCredentialId"], None)
+        return "DeleteServiceSpecificCredential", None
+
+    @staticmethod
+    def _fields(cred: dict[str, Any], secret: bool) -> str:
+        """Serialise a credential; secrets appear only in the Create answer."""
+        order = [
+            "CreateDate", "ExpirationDate", "ServiceName", "ServiceUserName", "ServicePassword",
+            "ServiceCredentialAlias", "ServiceCredentialSecret", "ServiceSpecificCredentialId",
+            "UserName", "Status",
+        ]
+        out = []
+        for name in order:
+            if name not in cred or (not secret and name in ("ServicePassword", "ServiceCredentialSecret")):
+                continue
+            value = cred[name]
+            text = iso8601(value) if isinstance(value, datetime) else str(value)
+            out.append(f"<{name}>{escape(text)}</{name}>")
+        return "".join(out)
+
+
+class IamError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+# ---------------------------------------------------------------------------
+# Fault injection
+# ---------------------------------------------------------------------------
+
+
+FAULT_KINDS = {"status", "delay", "throttle", "garbage"}
+
+
+class FaultRules:
+    """The active fault rules; each request consumes at most one rule."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[dict[str, Any]] = []
+
+    def replace(self, rules: Any) -> None:
+        if isinstance(rules, dict):
+            rules = [rules]
+        if not isinstance(rules, list):
+            raise ValueError("expected a JSON list of rules")
+        clean = []
+        for rule in rules:
+            if not isinstance(rule, dict) or rule.get("kind") not in FAULT_KINDS:
+                raise ValueError(f"bad rule {rule!r}: kind must be one of {sorted(FAULT_KINDS)}")
+            clean.append(
+                {
+                    "action": rule.get("action", "*"),
+                    "kind": rule["kind"],
+                    "status": int(rule.get("status", 500)),
+                    "times": int(rule.get("times", -1)),
+                    "delay_seconds": float(rule.get("delay_seconds", 0)),
+                    "retry_after": rule.get("retry_after"),
+                }
+            )
+        with self._lock:
+            self._rules = clean
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules = []
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._rules]
+
+    def take(self, action: str | None) -> dict[str, Any] | None:
+        """Return the first rule that applies to `action`, consuming one use."""
+        with self._lock:
+            for rule in self._rules:
+                if rule["times"] == 0:
+                    continue
+                if rule["action"] != "*" and rule["action"] != action:
+                    continue
+                if rule["times"] > 0:
+                    rule["times"] -= 1
+                return dict(rule)
+        return None
+
+
+# ---------------------------------------------------------------------------
+# The middleware
+# ---------------------------------------------------------------------------
+
+
+SSC_ACTIONS = {
+    "CreateServiceSpecificCredential",
+    "ListServiceSpecificCredentials",
+    "UpdateServiceSpecificCredential",
+    "DeleteServiceSpecificCredential",
+}
+
+
+class HarnessMiddleware:
+    def __init__(self, app: Callable[..., Any], request_log_path: str) -> None:
+        self.app = app
+        self.ssc = ServiceSpecificCredentialStore()
+        self.faults = FaultRules()
+        self._log_lock = threading.Lock()
+        # Line-buffered append so a test can tail the file while the server runs.
+        self._log = open(request_log_path, "a", buffering=1, encoding="utf-8")
+        self._total = 0
+        self._by_action: dict[str, int] = {}
+
+    # -- control plane -------------------------------------------------------
+
+    def _harness(self, environ: dict[str, Any], start_response: StartResponse, body: bytes) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/_harness/faults":
+            if method in ("POST", "PUT"):
+                try:
+                    self.faults.replace(json.loads(body or b"[]"))
+                except (ValueError, TypeError) as err:
+                    return respond(start_response, 400, json.dumps({"error": str(err)}), "application/json")
+                return respond(start_response, 200, json.dumps({"rules": self.faults.snapshot()}), "application/json")
+            if method == "DELETE":
+                self.faults.clear()
+                return respond(start_response, 200, json.dumps({"rules": []}), "application/json")
+            if method == "GET":
+                return respond(start_response, 200, json.dumps({"rules": self.faults.snapshot()}), "application/json")
+        if path == "/_harness/stats":
+            if method == "GET":
+                with self._log_lock:
+                    stats = {"requests": self._total, "by_action": dict(self._by_action)}
+                return respond(start_response, 200, json.dumps(stats), "application/json")
+            if method == "DELETE":
+                # Lets a test measure one phase without restarting the server.
+                with self._log_lock:
+                    self._total, self._by_action = 0, {}
+                return respond(start_response, 200, json.dumps({"requests": 0, "by_action": {}}), "application/json")
+        return respond(start_response, 404, json.dumps({"error": f"no harness route {method} {path}"}), "application/json")
+
+    # -- logging -------------------------------------------------------------
+
+    def _record(self, environ: dict[str, Any], action: str | None) -> None:
+        line = json.dumps(
+            {
+                "method": environ.get("REQUEST_METHOD"),
+                "path": environ.get("PATH_INFO"),
+                "action": action,
+                "service": signing_service(environ),
+            }
+        )
+        with self._log_lock:
+            self._log.write(line + "\n")
+            self._log.flush()
+            self._total += 1
+            # Requests without a recognisable action count only in the total.
+            if action:
+                self._by_action[action] = self._by_action.get(action, 0) + 1
+
+    # -- faults --------------------------------------------------------------
+
+    def _inject(
+        self, rule: dict[str, Any], environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes] | None:
+        """Apply a fault; returns a response, or None to continue to moto."""
+        retry = [("Retry-After", str(rule["retry_after"]))] if rule.get("retry_after") is not None else []
+        kind = rule["kind"]
+        if kind == "delay":
+            time.sleep(rule["delay_seconds"])
+            return None
+        if kind == "garbage":
+            return respond(start_response, 200, "<<<not xml", "text/xml")
+        if kind == "throttle":
+            return aws_error(environ, start_response, 400, "Throttling", "Rate exceeded", retry)
+        status = rule["status"]
+        code = "ServiceFailure" if status >= 500 else "InternalFailure"
+        return aws_error(environ, start_response, status, code, "Injected fault", retry)
+
+    # -- entry point ---------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        body = read_body(environ)
+
+        if path.startswith("/_harness/"):
+            return self._harness(environ, start_response, body)
+        if path.startswith("/moto-api/"):
+            # A full moto reset must also forget the credentials kept here,
+            # or a "fresh" server would still list the previous test's ones.
+            if path.rstrip("/") == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+                self.ssc.reset()
+            return self.app(environ, start_response)
+
+        params = query_params(environ, body)
+        action = request_action(environ, params)
+        self._record(environ, action)
+
+        rule = self.faults.take(action)
+        if rule is not None:
+            injected = self._inject(rule, environ, start_response)
+            if injected is not None:
+                return injected
+
+        if action in SSC_ACTIONS and signing_service(environ) in (None, "iam"):
+            return self.ssc.handle(action, params, environ, start_response)
+        if action == "DeleteUser" and signing_service(environ) in (None, "iam"):
+            # Real IAM refuses to delete a user that still owns service-specific
+            # credentials; moto cannot know about ours, so enforce it here.
+            account_id = self.ssc.account_for(environ)
+            user_name = params.get("UserName", "")
+            if self.ssc.user_has_credentials(account_id, user_name):
+                return aws_error(
+                    environ, start_response, 409, "DeleteConflict",
+                    "Cannot delete entity, must remove service specific credentials first.",
+                )
+        return self.app(environ, start_response)
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+
+def write_port_file(path: str, port: int) -> None:
+    # Write then rename so a poller never reads a half-written file.
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    parser.add_argument("--request-log", required=True, help="JSON-lines file, appended to")
+    parser.add_argument("--port-file", help="written with the port once the server listens")
+    parser.add_argument("--verbose", action="store_true", help="keep werkzeug's per-request access log")
+    args = parser.parse_args(argv)
+
+    if not args.verbose:
+        # The access log on stderr costs real time under thousands of requests.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    app = HarnessMiddleware(moto_app, args.request_log)
+
+    # make_server binds and listens immediately, so port 0 is resolved without
+    # a race and the port file can be written before serving starts: clients
+    # that connect early simply wait in the listen backlog.
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    port = server.server_port
+    # moto builds some self-referencing URLs from MOTO_PORT; read at call time.
+    os.environ["MOTO_PORT"] = str(port)
+    if args.port_file:
+        write_port_file(args.port_file, port)
+    print(f"moto harness listening on http://{args.host}:{port}", file=sys.stderr, flush=True)
+
+    def stop(signum: int, frame: Any) -> None:
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
