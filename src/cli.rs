@@ -127,7 +127,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RESIDUAL_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!(
-            "{level},aws_config=warn,aws_smithy_runtime=warn,hyper=warn"
+            "{level},aws_config=warn,aws_smithy_runtime=warn,aws_sigv4=warn,aws_smithy_http_client=warn,hyper=warn,hyper_util=warn,rustls=warn"
         ))
     });
     let _ = tracing_subscriber::fmt()

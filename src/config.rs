@@ -32,7 +32,8 @@ pub struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScan {
-    pub as_of: Option<toml::value::Datetime>,
+    /// A TOML date-time, or a string in the leavers file's date formats.
+    pub as_of: Option<toml::Value>,
     pub concurrency: Option<usize>,
     pub sla_hours: Option<u32>,
     /// Per-request read timeout; a held connection fails after this.
@@ -169,44 +170,44 @@ pub fn parse(
         field: Some(field.into()),
         message,
     };
-    let check_token =
-        |table: &str, i: usize, env_key: &Option<String>, file_key: &Option<String>| match (
-            env_key, file_key,
-        ) {
-            (Some(var), _) => match env(var) {
-                Some(v) if !v.is_empty() => {
-                    residual_probe::redact::register(&v);
-                    Ok(())
-                }
-                _ => Err(err(
-                    "token_env",
-                    format!(
-                        "[[{table}]] #{}: environment variable {var} is not set",
-                        i + 1
-                    ),
-                )),
-            },
-            (None, Some(f)) => {
-                if Path::new(f).is_file() {
-                    Ok(())
-                } else {
-                    Err(err(
-                        "token_file",
-                        format!(
-                            "[[{table}]] #{}: token_file {f:?} is not a readable file",
-                            i + 1
-                        ),
-                    ))
-                }
+    let check_token = |table: &str,
+                       i: usize,
+                       env_key: &Option<String>,
+                       file_key: &Option<String>| match (env_key, file_key) {
+        (Some(var), _) => match env(var) {
+            Some(v) if !v.is_empty() => {
+                residual_probe::redact::register(&v);
+                Ok(())
             }
-            (None, None) => Err(err(
+            _ => Err(err(
                 "token_env",
                 format!(
-                    "[[{table}]] #{}: missing required key token_env (or token_file)",
+                    "[[{table}]] #{}: environment variable {var} is not set",
                     i + 1
                 ),
             )),
-        };
+        },
+        (None, Some(f)) => {
+            if Path::new(f).is_file() {
+                Ok(())
+            } else {
+                Err(err(
+                    "token_file",
+                    format!(
+                        "[[{table}]] #{}: token_file {f:?} is not a readable file",
+                        i + 1
+                    ),
+                ))
+            }
+        }
+        (None, None) => Err(err(
+            "token_env",
+            format!(
+                "[[{table}]] #{}: missing required key token_env (or token_file)",
+                i + 1
+            ),
+        )),
+    };
     // Validate every table's credentials before refusing the unbuilt ones, so one run names
     // every problem of the file's credentials in order.
     for (i, g) in raw.github.iter().enumerate() {

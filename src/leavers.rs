@@ -91,6 +91,7 @@ pub fn detect_format(path: &Path, delimiter: Option<u8>) -> Format {
     match ext.as_str() {
         "json" => Format::Json,
         "jsonl" | "ndjson" => Format::JsonLines,
+        "tsv" => Format::Csv(delimiter.unwrap_or(b'\t')),
         _ => Format::Csv(delimiter.unwrap_or(b',')),
     }
 }

@@ -455,6 +455,8 @@ class FaultRules:
                     "times": int(rule.get("times", -1)),
                     "delay_seconds": float(rule.get("delay_seconds", 0)),
                     "retry_after": rule.get("retry_after"),
+                    # An explicit AWS error code, e.g. ExpiredToken for expired credentials.
+                    "code": rule.get("code"),
                 }
             )
         with self._lock:
@@ -570,7 +572,7 @@ class HarnessMiddleware:
         if kind == "throttle":
             return aws_error(environ, start_response, 400, "Throttling", "Rate exceeded", retry)
         status = rule["status"]
-        code = "ServiceFailure" if status >= 500 else "InternalFailure"
+        code = rule.get("code") or ("ServiceFailure" if status >= 500 else "InternalFailure")
         return aws_error(environ, start_response, status, code, "Injected fault", retry)
 
     # -- entry point ---------------------------------------------------------

@@ -4,9 +4,7 @@
 
 use aws_sdk_iam::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-};
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use residual_probe::RequestCounter;
 
@@ -34,31 +32,67 @@ impl Intercept for ReadOnlyGuard {
         "residual-read-only-guard"
     }
 
-    fn read_before_execution(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        match cfg.load::<Metadata>() {
-            Some(m) if is_read_only(m.name()) => Ok(()),
-            Some(m) => Err(format!("refused {}: scan is read-only", m.name()).into()),
-            None => Err("refused an operation with no name: scan is read-only".into()),
-        }
-    }
-
+    /// Runs for every attempt, after signing and before the request is sent: the operation's
+    /// metadata is in the config bag by then (it is not yet at `read_before_execution`).
     fn read_before_transmit(
         &self,
         _context: &BeforeTransmitInterceptorContextRef<'_>,
         _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.counter.incr();
-        Ok(())
+        match cfg.load::<Metadata>() {
+            Some(m) if is_read_only(m.name()) => {
+                self.counter.incr();
+                Ok(())
+            }
+            Some(m) => Err(format!("refused {}: scan is read-only", m.name()).into()),
+            None => Err("refused an operation with no name: scan is read-only".into()),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A mutating call is refused before it is sent: nothing listens on the endpoint, and the
+    /// error is the guard's, not a connection error; the counter saw no attempt.
+    #[tokio::test]
+    async fn mutating_call_is_refused_before_transmit() {
+        let counter = RequestCounter::default();
+        let conf = aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                "AKIDTEST",
+                "test-secret",
+                None,
+                None,
+                "test",
+            ))
+            .interceptor(ReadOnlyGuard::new(counter.clone()))
+            .build();
+        let iam = aws_sdk_iam::Client::from_conf(conf);
+        let err = iam
+            .update_access_key()
+            .user_name("alice")
+            .access_key_id("AKIAEXAMPLE")
+            .status(aws_sdk_iam::types::StatusType::Inactive)
+            .send()
+            .await
+            .unwrap_err();
+        let text = format!(
+            "{}",
+            aws_smithy_types::error::display::DisplayErrorContext(&err)
+        );
+        assert!(
+            text.contains("refused UpdateAccessKey: scan is read-only"),
+            "{text}"
+        );
+        assert_eq!(counter.get(), 0);
+    }
+
     #[test]
     fn only_reads_pass() {
         assert!(super::is_read_only("ListAccessKeys"));

@@ -108,6 +108,16 @@ struct Collector<'a> {
 
 impl<'a> Collector<'a> {
     async fn new(inst: &'a AwsInstance, counter: RequestCounter) -> Result<Self, ProbeError> {
+        // The SDK reads these itself; register them so no log line or error can carry them.
+        for var in [
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+        ] {
+            if let Ok(v) = std::env::var(var) {
+                residual_probe::redact::register(&v);
+            }
+        }
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(inst.net.connect_timeout)
             .read_timeout(inst.net.read_timeout)
@@ -241,7 +251,7 @@ impl<'a> Collector<'a> {
             inventory.groups.len(),
             wanted.len()
         ));
-        let results: Vec<(usize, Result<Vec<Credential>, (String, ProbeError)>)> =
+        let results: Vec<(usize, UserCredentials)> =
             futures::stream::iter(wanted.into_iter().map(|i| {
                 let acct = &snap.accounts[i];
                 let row = report_by_user.get(acct.name.as_str()).copied();
@@ -385,7 +395,7 @@ impl<'a> Collector<'a> {
         user: &str,
         row: Option<&api::ReportRow>,
         trust_report: bool,
-    ) -> Result<Vec<Credential>, (String, ProbeError)> {
+    ) -> UserCredentials {
         let mut creds = Vec::new();
         let any_key = row.is_some_and(|r| r.access_keys.iter().any(|k| k.active));
         if !trust_report || any_key {
@@ -553,6 +563,9 @@ fn aws_credential_types_provider(
 ) -> aws_credential_types::provider::SharedCredentialsProvider {
     aws_credential_types::provider::SharedCredentialsProvider::new(p)
 }
+
+/// A user's credentials, or the call that failed and why.
+type UserCredentials = Result<Vec<Credential>, (String, ProbeError)>;
 
 #[derive(Default)]
 struct Inventory {
@@ -737,10 +750,12 @@ where
             if d.is_timeout() {
                 ProbeError::Timeout(msg("no answer in time".into()))
             } else {
-                ProbeError::Transport(msg(format!("could not reach the endpoint ({e:?})")
+                let detail: String = aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    .to_string()
                     .chars()
                     .take(300)
-                    .collect()))
+                    .collect();
+                ProbeError::Transport(msg(format!("could not reach the endpoint: {detail}")))
             }
         }
         SdkError::ServiceError(ctx) => {
@@ -769,9 +784,10 @@ where
         SdkError::ResponseError(_) => {
             ProbeError::Unexpected(msg("response could not be parsed".into()))
         }
-        SdkError::ConstructionFailure(_) => {
-            ProbeError::Config(msg("request could not be built (credentials?)".into()))
-        }
+        SdkError::ConstructionFailure(_) => ProbeError::Config(msg(format!(
+            "request could not be built: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(&e)
+        ))),
         _ => ProbeError::Unexpected(msg("unknown SDK error".into())),
     }
 }

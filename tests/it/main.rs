@@ -1,0 +1,8 @@
+//! Integration tests of the `residual` binary: one test binary for the workspace (fewer link
+//! steps on a 2-core machine). AWS tests run against a real moto server started by
+//! `harness::Moto`; nothing is mocked in-process.
+
+mod aws_moto;
+mod harness;
+mod leavers_bad;
+mod reports;
