@@ -2,6 +2,8 @@
 //! and listed by `residual checks`. The evaluator looks a check up by what it inspects (`on`)
 //! and the resource type; titles, severities, controls and remediation come from here only.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -62,7 +64,8 @@ pub enum Escalation {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
-    pub id: String,
+    /// Shared (`Arc`) fields are cloned into every finding; sharing keeps 100k findings cheap.
+    pub id: Arc<str>,
     pub system: String,
     pub on: On,
     pub resource_types: Vec<String>,
@@ -70,15 +73,19 @@ pub struct Check {
     #[serde(default)]
     pub critical_when: Vec<Escalation>,
     pub path: bool,
-    pub title: String,
+    pub title: Arc<str>,
     pub rationale: String,
     pub remediation: String,
     #[serde(default)]
     pub remediation_command: Option<String>,
-    pub owasp_nhi: Vec<String>,
-    pub nist_csf: Vec<String>,
-    #[serde(default)]
-    pub other_controls: Vec<String>,
+    pub owasp_nhi: Arc<[String]>,
+    pub nist_csf: Arc<[String]>,
+    #[serde(default = "no_controls")]
+    pub other_controls: Arc<[String]>,
+}
+
+fn no_controls() -> Arc<[String]> {
+    Arc::from(Vec::new())
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,7 +119,7 @@ impl Catalogue {
 
     /// Invariants every finding relies on: unique ids, the mandatory controls on every check.
     pub fn validate(&self) -> Result<(), String> {
-        let mut ids: Vec<&str> = self.checks.iter().map(|c| c.id.as_str()).collect();
+        let mut ids: Vec<&str> = self.checks.iter().map(|c| &*c.id).collect();
         ids.sort();
         if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!("duplicate check id {}", w[0]));
@@ -140,7 +147,7 @@ impl Catalogue {
     }
 
     pub fn get(&self, id: &str) -> Option<&Check> {
-        self.checks.iter().find(|c| c.id == id)
+        self.checks.iter().find(|c| &*c.id == id)
     }
 }
 

@@ -9,7 +9,10 @@
 //! (local-part) match on an account whose own email tag names someone else (a look-alike staff
 //! account), become [`Ambiguity`] entries and yield no findings.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+pub type Rule = Cow<'static, str>;
 
 use rayon::prelude::*;
 use residual_probe::{Account, Snapshot};
@@ -53,7 +56,8 @@ pub struct Match {
     pub system: usize,
     pub target: Target,
     pub relation: Relation,
-    pub rule: String,
+    /// Most rules are fixed words; only handle and tag rules are built.
+    pub rule: Rule,
     pub confidence: Confidence,
 }
 
@@ -78,8 +82,8 @@ pub struct Matches {
 pub struct LeaverIndex {
     /// normalised email → leavers
     emails: HashMap<String, Vec<u32>>,
-    /// (system, lower-case handle) → leavers
-    handles: HashMap<(String, String), Vec<u32>>,
+    /// system → lower-case handle → leavers (nested so lookups borrow, never allocate)
+    handles: HashMap<String, HashMap<String, Vec<u32>>>,
     /// lower-case non-email alias → leavers
     names: HashMap<String, Vec<u32>>,
     /// lower-case local part → leavers (probable)
@@ -87,6 +91,15 @@ pub struct LeaverIndex {
     employee_ids: HashMap<String, Vec<u32>>,
     /// systems for which each leaver has an explicit handle (probable matching is skipped)
     has_handle: Vec<Vec<String>>,
+}
+
+/// Lower-case without allocating when the text already is.
+fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(s.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
 }
 
 fn push(map: &mut HashMap<String, Vec<u32>>, k: String, i: u32) {
@@ -117,13 +130,11 @@ impl LeaverIndex {
                 push(&mut ix.emails, n, i);
             }
             for (sys, h) in &l.handles {
-                let v = ix
-                    .handles
-                    .entry((sys.clone(), h.to_lowercase()))
-                    .or_default();
-                if !v.contains(&i) {
-                    v.push(i);
-                }
+                push(
+                    ix.handles.entry(sys.clone()).or_default(),
+                    h.to_lowercase(),
+                    i,
+                );
             }
             if let Some(e) = &l.employee_id {
                 push(&mut ix.employee_ids, e.trim().to_string(), i);
@@ -134,37 +145,43 @@ impl LeaverIndex {
     }
 
     /// Own-account matches of one account: (leaver, rule, confidence), best per leaver.
-    pub fn own_matches(&self, system: &str, a: &Account) -> Vec<(u32, String, Confidence)> {
-        let mut out: Vec<(u32, String, Confidence)> = Vec::new();
+    pub fn own_matches(&self, system: &str, a: &Account) -> Vec<(u32, Rule, Confidence)> {
+        let mut out: Vec<(u32, Rule, Confidence)> = Vec::new();
         let mut add =
-            |l: u32, rule: String, c: Confidence| match out.iter_mut().find(|(x, _, _)| *x == l) {
+            |l: u32, rule: Rule, c: Confidence| match out.iter_mut().find(|(x, _, _)| *x == l) {
                 Some(e) if c < e.2 => *e = (l, rule, c),
                 Some(_) => {}
                 None => out.push((l, rule, c)),
             };
+        let handles = self.handles.get(system);
         for u in &a.usernames {
-            let lu = u.to_lowercase();
-            if let Some(ls) = self.handles.get(&(system.to_string(), lu.clone())) {
+            let lu = lower(u);
+            let lu: &str = &lu;
+            if let Some(ls) = handles.and_then(|h| h.get(lu)) {
                 for &l in ls {
-                    add(l, format!("{system}_handle"), Confidence::Exact);
+                    add(l, Cow::Owned(format!("{system}_handle")), Confidence::Exact);
                 }
             }
             if lu.contains('@') {
-                if let Some(ls) = self.emails.get(&normalize_email(&lu)) {
+                if let Some(ls) = self.emails.get(&normalize_email(lu)) {
                     for &l in ls {
-                        add(l, "email=username".into(), Confidence::Exact);
+                        add(l, Cow::Borrowed("email=username"), Confidence::Exact);
                     }
                 }
             } else {
-                if let Some(ls) = self.names.get(&lu) {
+                if let Some(ls) = self.names.get(lu) {
                     for &l in ls {
-                        add(l, "alias=username".into(), Confidence::Exact);
+                        add(l, Cow::Borrowed("alias=username"), Confidence::Exact);
                     }
                 }
-                if let Some(ls) = self.locals.get(&lu) {
+                if let Some(ls) = self.locals.get(lu) {
                     for &l in ls {
                         if !self.has_handle[l as usize].iter().any(|s| s == system) {
-                            add(l, "email_local_part=username".into(), Confidence::Probable);
+                            add(
+                                l,
+                                Cow::Borrowed("email_local_part=username"),
+                                Confidence::Probable,
+                            );
                         }
                     }
                 }
@@ -173,14 +190,18 @@ impl LeaverIndex {
         for e in &a.emails {
             if let Some(ls) = self.emails.get(&normalize_email(e)) {
                 for &l in ls {
-                    add(l, "email".into(), Confidence::Exact);
+                    add(l, Cow::Borrowed("email"), Confidence::Exact);
                 }
             }
         }
         for x in &a.external_ids {
             if let Some(ls) = self.employee_ids.get(x.trim()) {
                 for &l in ls {
-                    add(l, "employee_id=external_id".into(), Confidence::Exact);
+                    add(
+                        l,
+                        Cow::Borrowed("employee_id=external_id"),
+                        Confidence::Exact,
+                    );
                 }
             }
         }
@@ -188,8 +209,8 @@ impl LeaverIndex {
     }
 
     /// Leavers named by owner references (tags, metadata).
-    pub fn owner_matches(&self, refs: &[residual_probe::OwnerRef]) -> Vec<(u32, String)> {
-        let mut out: Vec<(u32, String)> = Vec::new();
+    pub fn owner_matches(&self, refs: &[residual_probe::OwnerRef]) -> Vec<(u32, Rule)> {
+        let mut out: Vec<(u32, Rule)> = Vec::new();
         for r in refs {
             let v = r.value.trim();
             let hits = if v.contains('@') {
@@ -201,7 +222,7 @@ impl LeaverIndex {
             };
             for &l in hits.into_iter().flatten() {
                 if !out.iter().any(|(x, _)| *x == l) {
-                    out.push((l, format!("owner_tag:{}", r.key)));
+                    out.push((l, Cow::Owned(format!("owner_tag:{}", r.key))));
                 }
             }
         }
@@ -235,72 +256,80 @@ pub fn correlate(leavers: &[Leaver], snapshot: &Snapshot) -> Matches {
 pub fn correlate_with(ix: &LeaverIndex, snapshot: &Snapshot) -> Matches {
     let mut result = Matches::default();
     for (si, sys) in snapshot.systems.iter().enumerate() {
-        let per_account: Vec<(Vec<Match>, Vec<Ambiguity>)> = sys
+        // Fold straight into per-thread vectors: no intermediate entry per account.
+        let (ms_all, amb_all) = sys
             .accounts
             .par_iter()
             .enumerate()
-            .map(|(ai, a)| {
-                let mut ms = Vec::new();
-                let mut amb = Vec::new();
-                let mut own = ix.own_matches(&sys.system, a);
-                // An exact match outranks probable ones on the same account.
-                if own.iter().any(|(_, _, c)| *c == Confidence::Exact) {
-                    own.retain(|(_, _, c)| *c == Confidence::Exact);
-                }
-                if own.len() > 1 {
-                    let candidates: Vec<usize> = own.iter().map(|(l, _, _)| *l as usize).collect();
-                    for (l, _, _) in &own {
-                        amb.push(Ambiguity {
-                            leaver: *l as usize,
-                            system: si,
-                            account: ai,
-                            candidates: candidates.clone(),
-                            reason: format!(
-                                "account {} matches {} leavers",
-                                a.name,
-                                candidates.len()
-                            ),
-                        });
+            .fold(
+                || (Vec::new(), Vec::new()),
+                |(mut ms, mut amb): (Vec<Match>, Vec<Ambiguity>), (ai, a)| {
+                    let mut own = ix.own_matches(&sys.system, a);
+                    // An exact match outranks probable ones on the same account.
+                    if own.iter().any(|(_, _, c)| *c == Confidence::Exact) {
+                        own.retain(|(_, _, c)| *c == Confidence::Exact);
                     }
-                } else if let Some((l, rule, c)) = own.into_iter().next() {
-                    let other = (c == Confidence::Probable)
-                        .then(|| claimed_by_other(ix, a, l))
-                        .flatten();
-                    match other {
-                        Some(reason) => amb.push(Ambiguity {
-                            leaver: l as usize,
-                            system: si,
-                            account: ai,
-                            candidates: vec![l as usize],
-                            reason,
-                        }),
-                        None => ms.push(Match {
+                    if own.len() > 1 {
+                        let candidates: Vec<usize> =
+                            own.iter().map(|(l, _, _)| *l as usize).collect();
+                        for (l, _, _) in &own {
+                            amb.push(Ambiguity {
+                                leaver: *l as usize,
+                                system: si,
+                                account: ai,
+                                candidates: candidates.clone(),
+                                reason: format!(
+                                    "account {} matches {} leavers",
+                                    a.name,
+                                    candidates.len()
+                                ),
+                            });
+                        }
+                    } else if let Some((l, rule, c)) = own.into_iter().next() {
+                        let other = (c == Confidence::Probable)
+                            .then(|| claimed_by_other(ix, a, l))
+                            .flatten();
+                        match other {
+                            Some(reason) => amb.push(Ambiguity {
+                                leaver: l as usize,
+                                system: si,
+                                account: ai,
+                                candidates: vec![l as usize],
+                                reason,
+                            }),
+                            None => ms.push(Match {
+                                leaver: l as usize,
+                                system: si,
+                                target: Target::Account(ai),
+                                relation: Relation::Own,
+                                rule,
+                                confidence: c,
+                            }),
+                        }
+                    }
+                    for (l, rule) in ix.owner_matches(&a.owner_refs) {
+                        ms.push(Match {
                             leaver: l as usize,
                             system: si,
                             target: Target::Account(ai),
-                            relation: Relation::Own,
+                            relation: Relation::Owner,
                             rule,
-                            confidence: c,
-                        }),
+                            confidence: Confidence::Exact,
+                        });
                     }
-                }
-                for (l, rule) in ix.owner_matches(&a.owner_refs) {
-                    ms.push(Match {
-                        leaver: l as usize,
-                        system: si,
-                        target: Target::Account(ai),
-                        relation: Relation::Owner,
-                        rule,
-                        confidence: Confidence::Exact,
-                    });
-                }
-                (ms, amb)
-            })
-            .collect();
-        for (ms, amb) in per_account {
-            result.matches.extend(ms);
-            result.ambiguities.extend(amb);
-        }
+                    (ms, amb)
+                },
+            )
+            .reduce(
+                || (Vec::new(), Vec::new()),
+                |(mut m1, mut a1), (m2, a2)| {
+                    m1.extend(m2);
+                    a1.extend(a2);
+                    (m1, a1)
+                },
+            );
+        result.matches.extend(ms_all);
+        result.ambiguities.extend(amb_all);
         let per_asset: Vec<Vec<Match>> = sys
             .assets
             .par_iter()
@@ -331,5 +360,13 @@ pub fn correlate_with(ix: &LeaverIndex, snapshot: &Snapshot) -> Matches {
     result
         .matches
         .retain(|m| m.relation == Relation::Own || !own.contains(&(m.leaver, m.system, m.target)));
+    // Sorted by (leaver, system): deterministic whatever rayon's split, and the evaluator
+    // slices per leaver × system without an index of its own.
+    result
+        .matches
+        .sort_unstable_by_key(|m| (m.leaver, m.system, m.target, m.relation));
+    result
+        .ambiguities
+        .sort_unstable_by_key(|a| (a.leaver, a.system, a.account));
     result
 }

@@ -7,7 +7,8 @@
 //! completeness proof: one row per leaver × system instance, and a system or account that
 //! could not be read is `error` — there is no path from an error to `no_account`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use residual_probe::{Account, AccountState, CollectStatus, Credential, Snapshot, SystemSnapshot};
 use serde::Serialize;
@@ -54,21 +55,21 @@ impl Status {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub scan_id: String,
+    pub scan_id: Arc<str>,
     pub finding_id: String,
     pub status: Status,
     pub severity: Severity,
-    pub check_id: String,
-    pub title: String,
-    pub leaver_id: String,
-    pub leaver_email: String,
-    pub leaver_name: String,
+    pub check_id: Arc<str>,
+    pub title: Arc<str>,
+    pub leaver_id: Arc<str>,
+    pub leaver_email: Arc<str>,
+    pub leaver_name: Arc<str>,
     #[serde(with = "time::serde::rfc3339")]
     pub departure_date: OffsetDateTime,
     pub days_since_departure: i64,
     pub sla_breached: bool,
-    pub system: String,
-    pub system_instance: String,
+    pub system: Arc<str>,
+    pub system_instance: Arc<str>,
     pub resource_type: String,
     pub resource_id: String,
     pub resource_name: String,
@@ -80,9 +81,9 @@ pub struct Finding {
     pub last_used_at: Option<OffsetDateTime>,
     pub used_after_departure: Tri,
     pub evidence: Vec<String>,
-    pub owasp_nhi: Vec<String>,
-    pub nist_csf: Vec<String>,
-    pub other_controls: Vec<String>,
+    pub owasp_nhi: Arc<[String]>,
+    pub nist_csf: Arc<[String]>,
+    pub other_controls: Arc<[String]>,
     pub remediation: String,
     #[serde(with = "time::serde::rfc3339")]
     pub observed_at: OffsetDateTime,
@@ -117,15 +118,16 @@ impl Outcome {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CoverageRow {
-    pub scan_id: String,
-    pub leaver_id: String,
-    pub leaver_email: String,
-    pub system: String,
-    pub system_instance: String,
+    pub scan_id: Arc<str>,
+    pub leaver_id: Arc<str>,
+    pub leaver_email: Arc<str>,
+    pub system: Arc<str>,
+    pub system_instance: Arc<str>,
     pub outcome: Outcome,
-    pub accounts_matched: usize,
-    pub open_findings: usize,
-    pub detail: String,
+    pub accounts_matched: u32,
+    pub open_findings: u32,
+    /// Shared where many rows say the same (`no account among N enumerated`).
+    pub detail: Arc<str>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -166,11 +168,24 @@ fn fmt(t: OffsetDateTime) -> String {
     crate::report::rfc3339(t)
 }
 
+/// Strings every finding and coverage row of one leaver × system repeats, made once.
+struct Shared {
+    scan_id: Arc<str>,
+    leaver_id: Arc<str>,
+    leaver_email: Arc<str>,
+    leaver_name: Arc<str>,
+    system: Arc<str>,
+    instance: Arc<str>,
+}
+
 /// Everything one leaver × system evaluation needs in one place.
 struct Ctx<'a> {
     input: &'a Input<'a>,
     leaver: &'a Leaver,
     sys: &'a SystemSnapshot,
+    shared: &'a Shared,
+    /// Account id → assets that trust it, built once per system.
+    trusts: &'a HashMap<&'a str, Vec<usize>>,
     observed_at: OffsetDateTime,
 }
 
@@ -226,22 +241,22 @@ impl Ctx<'_> {
             remediation.push_str(" Command: ");
             remediation.push_str(&cmd);
         }
-        let leaver_id = self.leaver.id.clone();
+        let sh = self.shared;
         Finding {
-            scan_id: self.input.scan_id.to_string(),
-            finding_id: finding_id(&check.id, &self.sys.instance, resource_id, &leaver_id),
+            scan_id: sh.scan_id.clone(),
+            finding_id: finding_id(&check.id, &self.sys.instance, resource_id, &self.leaver.id),
             status: Status::Open,
             severity,
             check_id: check.id.clone(),
             title: check.title.clone(),
-            leaver_id,
-            leaver_email: self.leaver.email.clone().unwrap_or_default(),
-            leaver_name: self.leaver.name.clone().unwrap_or_default(),
+            leaver_id: sh.leaver_id.clone(),
+            leaver_email: sh.leaver_email.clone(),
+            leaver_name: sh.leaver_name.clone(),
             departure_date: dep,
             days_since_departure: since.whole_days(),
             sla_breached: since > Duration::hours(self.input.sla_hours as i64),
-            system: self.sys.system.clone(),
-            system_instance: self.sys.instance.clone(),
+            system: sh.system.clone(),
+            system_instance: sh.instance.clone(),
             resource_type: resource_type.to_string(),
             resource_id: resource_id.to_string(),
             resource_name: resource_name.to_string(),
@@ -440,8 +455,14 @@ fn own_account_findings(
             out.push(f);
         }
     }
-    for x in &cx.sys.assets {
-        if x.trusted_principals.iter().any(|p| p == &a.id) {
+    for x in cx
+        .trusts
+        .get(a.id.as_str())
+        .into_iter()
+        .flatten()
+        .map(|&i| &cx.sys.assets[i])
+    {
+        {
             if let Some(check) = cat.find(On::AssetTrustsAccount, &x.resource_type) {
                 let mut ev = base_evidence(vec![format!(
                     "{} {} trusts {}",
@@ -470,45 +491,97 @@ fn own_account_findings(
 pub fn evaluate(input: &Input) -> Evaluation {
     let mut ev = Evaluation::default();
     // (leaver, system) → matches / ambiguities, in input order.
-    let mut by_pair: BTreeMap<(usize, usize), Vec<&crate::correlate::Match>> = BTreeMap::new();
-    for m in &input.matches.matches {
-        by_pair.entry((m.leaver, m.system)).or_default().push(m);
-    }
-    let mut amb_by_pair: BTreeMap<(usize, usize), Vec<&crate::correlate::Ambiguity>> =
-        BTreeMap::new();
-    for a in &input.matches.ambiguities {
-        amb_by_pair.entry((a.leaver, a.system)).or_default().push(a);
-    }
+    // Matches and ambiguities come sorted by (leaver, system): each pair is a slice.
+    let all = &input.matches.matches;
+    let amb_all = &input.matches.ambiguities;
+    let slice_of = |li: usize, si: usize| {
+        let lo = all.partition_point(|m| (m.leaver, m.system) < (li, si));
+        let hi = all.partition_point(|m| (m.leaver, m.system) <= (li, si));
+        &all[lo..hi]
+    };
+    let amb_of = |li: usize, si: usize| {
+        let lo = amb_all.partition_point(|a| (a.leaver, a.system) < (li, si));
+        let hi = amb_all.partition_point(|a| (a.leaver, a.system) <= (li, si));
+        &amb_all[lo..hi]
+    };
+    let trusts: Vec<HashMap<&str, Vec<usize>>> = input
+        .snapshot
+        .systems
+        .iter()
+        .map(|sys| {
+            let mut m: HashMap<&str, Vec<usize>> = HashMap::new();
+            for (i, x) in sys.assets.iter().enumerate() {
+                for p in &x.trusted_principals {
+                    m.entry(p.as_str()).or_default().push(i);
+                }
+            }
+            m
+        })
+        .collect();
+    let scan_id: Arc<str> = Arc::from(input.scan_id);
+    let sys_names: Vec<(Arc<str>, Arc<str>)> = input
+        .snapshot
+        .systems
+        .iter()
+        .map(|s| (Arc::from(s.system.as_str()), Arc::from(s.instance.as_str())))
+        .collect();
+    ev.coverage
+        .reserve_exact(input.leavers.len() * input.snapshot.systems.len());
+    let no_account: Vec<Arc<str>> = input
+        .snapshot
+        .systems
+        .iter()
+        .map(|s| {
+            Arc::from(format!(
+                "no account among {} enumerated",
+                s.accounts_enumerated
+            ))
+        })
+        .collect();
     for (li, leaver) in input.leavers.iter().enumerate() {
+        let leaver_id: Arc<str> = Arc::from(leaver.id.as_str());
+        let leaver_email: Arc<str> = Arc::from(leaver.email.as_deref().unwrap_or_default());
+        let leaver_name: Arc<str> = Arc::from(leaver.name.as_deref().unwrap_or_default());
         for (si, sys) in input.snapshot.systems.iter().enumerate() {
+            let shared = Shared {
+                scan_id: scan_id.clone(),
+                leaver_id: leaver_id.clone(),
+                leaver_email: leaver_email.clone(),
+                leaver_name: leaver_name.clone(),
+                system: sys_names[si].0.clone(),
+                instance: sys_names[si].1.clone(),
+            };
             let cx = Ctx {
                 input,
                 leaver,
                 sys,
+                shared: &shared,
+                trusts: &trusts[si],
                 observed_at: sys.observed_at.unwrap_or(input.snapshot.collected_at),
             };
-            let row =
-                |outcome: Outcome, accounts: usize, findings: usize, detail: String| CoverageRow {
-                    scan_id: input.scan_id.to_string(),
-                    leaver_id: leaver.id.clone(),
-                    leaver_email: leaver.email.clone().unwrap_or_default(),
-                    system: sys.system.clone(),
-                    system_instance: sys.instance.clone(),
+            let row = |outcome: Outcome, accounts: usize, findings: usize, detail: Arc<str>| {
+                CoverageRow {
+                    scan_id: shared.scan_id.clone(),
+                    leaver_id: shared.leaver_id.clone(),
+                    leaver_email: shared.leaver_email.clone(),
+                    system: shared.system.clone(),
+                    system_instance: shared.instance.clone(),
                     outcome,
-                    accounts_matched: accounts,
-                    open_findings: findings,
+                    accounts_matched: accounts as u32,
+                    open_findings: findings as u32,
                     detail,
-                };
+                }
+            };
             if leaver.departure > input.as_of {
                 ev.coverage.push(row(
                     Outcome::NotDeparted,
                     0,
                     0,
-                    format!(
+                    Arc::from(format!(
                         "departs {} (after as-of {})",
                         fmt(leaver.departure),
                         fmt(input.as_of)
-                    ),
+                    )),
                 ));
                 continue;
             }
@@ -517,12 +590,12 @@ pub fn evaluate(input: &Input) -> Evaluation {
                     Outcome::Error,
                     0,
                     0,
-                    format!("system not read: {error}"),
+                    Arc::from(format!("system not read: {error}")),
                 ));
                 continue;
             }
-            let matches = by_pair.get(&(li, si)).map(Vec::as_slice).unwrap_or(&[]);
-            let ambiguities = amb_by_pair.get(&(li, si)).map(Vec::as_slice).unwrap_or(&[]);
+            let matches = slice_of(li, si);
+            let ambiguities = amb_of(li, si);
             let mut findings = Vec::new();
             let mut errors: Vec<String> = sys
                 .gaps
@@ -645,11 +718,12 @@ pub fn evaluate(input: &Input) -> Evaluation {
                 (Outcome::Deprovisioned, summarize(&own_accounts, &findings))
             } else {
                 // No login of their own; anything they own is listed but is not a path.
-                let mut d = format!("no account among {} enumerated", sys.accounts_enumerated);
                 if open > 0 {
-                    d.push_str(&format!("; owns: {}", summarize(&[], &findings)));
+                    let d = format!("{}; owns: {}", no_account[si], summarize(&[], &findings));
+                    (Outcome::NoAccount, d)
+                } else {
+                    (Outcome::NoAccount, String::new())
                 }
-                (Outcome::NoAccount, d)
             };
             let mut detail = detail;
             if outcome != Outcome::Ambiguous && !ambiguities.is_empty() {
@@ -662,6 +736,12 @@ pub fn evaluate(input: &Input) -> Evaluation {
                         .join("; ")
                 ));
             }
+            // The most common row shares its sentence with every other leaver's.
+            let detail: Arc<str> = if detail.is_empty() && outcome == Outcome::NoAccount {
+                no_account[si].clone()
+            } else {
+                Arc::from(detail)
+            };
             ev.coverage
                 .push(row(outcome, own_accounts.len(), open, detail));
             ev.findings.extend(findings);
@@ -690,7 +770,7 @@ pub fn evaluate(input: &Input) -> Evaluation {
 fn summarize(accounts: &[String], findings: &[Finding]) -> String {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for f in findings {
-        *counts.entry(f.check_id.as_str()).or_default() += 1;
+        *counts.entry(&*f.check_id).or_default() += 1;
     }
     let checks: Vec<String> = counts.iter().map(|(k, v)| format!("{k}×{v}")).collect();
     let mut s = String::new();

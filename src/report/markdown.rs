@@ -30,13 +30,13 @@ impl Render for Summary {
             .coverage
             .iter()
             .filter(|c| c.outcome != Outcome::NotDeparted)
-            .map(|c| c.leaver_id.as_str())
+            .map(|c| &*c.leaver_id)
             .collect();
         let residual: std::collections::BTreeSet<&str> = ev
             .coverage
             .iter()
             .filter(|c| c.outcome == Outcome::Residual)
-            .map(|c| c.leaver_id.as_str())
+            .map(|c| &*c.leaver_id)
             .collect();
         let sev = |x: Severity| ev.findings.iter().filter(|f| f.severity == x).count();
         writeln!(s, "As of {}: {} leavers checked across {} system instance(s); **{} with residual access**.", super::rfc3339(m.as_of), departed.len(), r.snapshot.systems.len(), residual.len())?;

@@ -13,7 +13,21 @@ The middleware sits in front of moto's own WSGI application and adds what the
   with HTTP 500, backed by an in-memory store;
 * fault injection (error status, throttling, delay, garbage body), driven over
   HTTP at /_harness/faults, for fail-closed tests;
-* request counters at /_harness/stats.
+* request counters at /_harness/stats;
+* real pagination of GetAccountAuthorizationDetails (moto answers in one page
+  and ignores MaxItems), switched on at /_harness/paging;
+* credential-report generation states (STARTED/INPROGRESS, ReportInProgress,
+  ReportNotPresent, ReportExpired), driven at /_harness/credential_report.
+
+Harness routes (JSON in, JSON out):
+
+    POST   /_harness/paging             {"GetAccountAuthorizationDetails": N}  N users per page
+    POST   /_harness/paging             {}  or  DELETE /_harness/paging      paging off
+    GET    /_harness/paging             current setting
+    POST   /_harness/credential_report  {"in_progress": K, "not_present_once": bool,
+                                         "expired_once": bool}   keys given are set, others kept
+    DELETE /_harness/credential_report  all off;  GET shows the state
+    POST   /moto-api/reset              also clears paging and credential-report state
 
 Everything else reaches moto byte for byte.
 """
@@ -21,6 +35,8 @@ Everything else reaches moto byte for byte.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import io
 import json
 import logging
@@ -36,7 +52,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl, urlencode
+from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 # moto reads this setting when its IAM backend is first built, so it has to be
@@ -485,6 +502,231 @@ class FaultRules:
 
 
 # ---------------------------------------------------------------------------
+# Calling moto and capturing its answer
+# ---------------------------------------------------------------------------
+
+
+def call_app(app: Callable[..., Any], environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Run a WSGI app to completion and return (status line, headers, body)."""
+    captured: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        captured["status"], captured["headers"] = status, list(headers)
+        return lambda data: captured.setdefault("written", []).append(data)
+
+    result = app(environ, start_response)
+    try:
+        chunks = list(captured.get("written", [])) + list(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return captured["status"], captured["headers"], b"".join(chunks)
+
+
+def replay(start_response: StartResponse, status: str, headers: list[tuple[str, str]], body: bytes) -> list[bytes]:
+    """Hand a captured moto answer on to the client unchanged."""
+    start_response(status, headers)
+    return [body]
+
+
+def environ_without_params(environ: dict[str, Any], body: bytes, drop: set[str]) -> dict[str, Any]:
+    """A copy of the request with some query-protocol parameters removed,
+    from the form body and from the query string alike."""
+    new = dict(environ)
+    content_type = environ.get("CONTENT_TYPE", "")
+    if content_type.startswith("application/x-www-form-urlencoded") and body:
+        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        body = urlencode([(k, v) for k, v in pairs if k not in drop]).encode("utf-8")
+    new["wsgi.input"] = io.BytesIO(body)
+    new["CONTENT_LENGTH"] = str(len(body))
+    if environ.get("QUERY_STRING"):
+        pairs = parse_qsl(environ["QUERY_STRING"], keep_blank_values=True)
+        new["QUERY_STRING"] = urlencode([(k, v) for k, v in pairs if k not in drop])
+    return new
+
+
+# ---------------------------------------------------------------------------
+# Pagination of GetAccountAuthorizationDetails (moto answers in one page)
+# ---------------------------------------------------------------------------
+
+
+PAGED_ACTIONS = {"GetAccountAuthorizationDetails"}
+
+
+class Paging:
+    """Page sizes per action; an action missing from the map is not paged."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sizes: dict[str, int] = {}
+
+    def replace(self, config: Any) -> None:
+        if not isinstance(config, dict):
+            raise ValueError('expected a JSON object such as {"GetAccountAuthorizationDetails": 4}')
+        clean: dict[str, int] = {}
+        for action, size in config.items():
+            if action not in PAGED_ACTIONS:
+                raise ValueError(f"paging is not supported for {action!r}; supported: {sorted(PAGED_ACTIONS)}")
+            if size is None:
+                continue
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"page size for {action} must be a positive integer or null, got {size!r}")
+            clean[action] = size
+        with self._lock:
+            self._sizes = clean
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sizes = {}
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._sizes)
+
+    def size(self, action: str | None) -> int | None:
+        with self._lock:
+            return self._sizes.get(action or "")
+
+
+def encode_marker(page: int) -> str:
+    return base64.urlsafe_b64encode(f"page:{page}".encode("ascii")).decode("ascii")
+
+
+def decode_marker(marker: str) -> int | None:
+    """The page a Marker we issued points at; None if it is not one of ours."""
+    try:
+        raw = base64.b64decode(marker.encode("ascii"), altchars=b"-_", validate=True).decode("ascii")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    match = re.fullmatch(r"page:([1-9][0-9]{0,8})", raw)
+    return int(match.group(1)) if match else None
+
+
+def paginate_authorization_details(xml: bytes, page: int, page_size: int) -> tuple[str, str | None] | None:
+    """Cut one page out of moto's complete GetAccountAuthorizationDetails answer.
+
+    Users are spread over pages of `page_size`; groups, roles and policies all
+    go on the first page, so a client only sees everything by merging pages.
+    Returns (XML, RequestId), or None if moto's answer is not the expected shape.
+    """
+    ns = f"{{{IAM_NS}}}"
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+    result = root.find(f"{ns}GetAccountAuthorizationDetailsResult")
+    if result is None:
+        return None
+    users_el = result.find(f"{ns}UserDetailList")
+    users = list(users_el) if users_el is not None else []
+    start, end = page * page_size, (page + 1) * page_size
+    if users_el is not None:
+        for member in users[:start] + users[end:]:
+            users_el.remove(member)
+    if page > 0:
+        for name in ("GroupDetailList", "RoleDetailList", "Policies"):
+            el = result.find(f"{ns}{name}")
+            if el is not None:
+                for member in list(el):
+                    el.remove(member)
+    for name in ("IsTruncated", "Marker"):
+        for el in result.findall(f"{ns}{name}"):
+            result.remove(el)
+    truncated = end < len(users)
+    ET.SubElement(result, f"{ns}IsTruncated").text = "true" if truncated else "false"
+    if truncated:
+        ET.SubElement(result, f"{ns}Marker").text = encode_marker(page + 1)
+    request_id_el = root.find(f"{ns}ResponseMetadata/{ns}RequestId")
+    request_id = request_id_el.text if request_id_el is not None else None
+    return ET.tostring(root, encoding="unicode", default_namespace=IAM_NS), request_id
+
+
+# ---------------------------------------------------------------------------
+# Credential-report generation states (moto generates reports instantly)
+# ---------------------------------------------------------------------------
+
+
+class CredentialReportStates:
+    """Scripted credential-report answers.
+
+    * in_progress K: the next K GenerateCredentialReport calls answer STARTED
+      (the first) then INPROGRESS, and every GetCredentialReport made while any
+      of those K remain unanswered fails with ReportInProgress (HTTP 404).
+    * not_present_once / expired_once: the next GetCredentialReport fails once
+      with ReportNotPresent / ReportExpired (HTTP 410). These take precedence
+      over ReportInProgress; not_present_once is consumed first.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_progress = 0
+        self._started = False  # whether the scripted STARTED answer was given
+        self._not_present_once = False
+        self._expired_once = False
+
+    def update(self, config: Any) -> None:
+        if not isinstance(config, dict):
+            raise ValueError('expected a JSON object such as {"in_progress": 2}')
+        unknown = set(config) - {"in_progress", "not_present_once", "expired_once"}
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)}; expected in_progress, not_present_once, expired_once")
+        in_progress = config.get("in_progress")
+        if in_progress is not None and (isinstance(in_progress, bool) or not isinstance(in_progress, int) or in_progress < 0):
+            raise ValueError(f"in_progress must be a non-negative integer, got {in_progress!r}")
+        for flag in ("not_present_once", "expired_once"):
+            if flag in config and not isinstance(config[flag], bool):
+                raise ValueError(f"{flag} must be true or false, got {config[flag]!r}")
+        with self._lock:
+            if in_progress is not None:
+                self._in_progress, self._started = in_progress, False
+            self._not_present_once = config.get("not_present_once", self._not_present_once)
+            self._expired_once = config.get("expired_once", self._expired_once)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._in_progress, self._started = 0, False
+            self._not_present_once = self._expired_once = False
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "in_progress": self._in_progress,
+                "not_present_once": self._not_present_once,
+                "expired_once": self._expired_once,
+            }
+
+    def take_generate_state(self) -> str | None:
+        """The scripted State for a GenerateCredentialReport, or None for moto's."""
+        with self._lock:
+            if self._in_progress <= 0:
+                return None
+            self._in_progress -= 1
+            state = "INPROGRESS" if self._started else "STARTED"
+            self._started = True
+            return state
+
+    def take_get_error(self) -> tuple[int, str, str] | None:
+        """The scripted error for a GetCredentialReport, or None to ask moto."""
+        with self._lock:
+            if self._not_present_once:
+                self._not_present_once = False
+                return 410, "ReportNotPresent", "Credential report not present. Use GenerateCredentialReport to generate a report."
+            if self._expired_once:
+                self._expired_once = False
+                return 410, "ReportExpired", "Credential report has expired. Use GenerateCredentialReport to generate a new report."
+            if self._in_progress > 0:
+                return 404, "ReportInProgress", "Credential report generation is in progress; try again later."
+            return None
+
+
+REPORT_DESCRIPTIONS = {
+    "STARTED": "No report exists. Starting a new report generation task",
+    "INPROGRESS": "Report generation is in progress",
+}
+
+
+# ---------------------------------------------------------------------------
 # The middleware
 # ---------------------------------------------------------------------------
 
@@ -502,6 +744,8 @@ class HarnessMiddleware:
         self.app = app
         self.ssc = ServiceSpecificCredentialStore()
         self.faults = FaultRules()
+        self.paging = Paging()
+        self.reports = CredentialReportStates()
         self._log_lock = threading.Lock()
         # Line-buffered append so a test can tail the file while the server runs.
         self._log = open(request_log_path, "a", buffering=1, encoding="utf-8")
@@ -525,6 +769,10 @@ class HarnessMiddleware:
                 return respond(start_response, 200, json.dumps({"rules": []}), "application/json")
             if method == "GET":
                 return respond(start_response, 200, json.dumps({"rules": self.faults.snapshot()}), "application/json")
+        if path == "/_harness/paging":
+            return self._json_state_route(method, body, self.paging.replace, self.paging.clear, self.paging.snapshot, start_response)
+        if path == "/_harness/credential_report":
+            return self._json_state_route(method, body, self.reports.update, self.reports.clear, self.reports.snapshot, start_response)
         if path == "/_harness/stats":
             if method == "GET":
                 with self._log_lock:
@@ -536,6 +784,63 @@ class HarnessMiddleware:
                     self._total, self._by_action = 0, {}
                 return respond(start_response, 200, json.dumps({"requests": 0, "by_action": {}}), "application/json")
         return respond(start_response, 404, json.dumps({"error": f"no harness route {method} {path}"}), "application/json")
+
+    @staticmethod
+    def _json_state_route(
+        method: str,
+        body: bytes,
+        apply: Callable[[Any], None],
+        clear: Callable[[], None],
+        snapshot: Callable[[], Any],
+        start_response: StartResponse,
+    ) -> list[bytes]:
+        """POST/PUT applies a JSON object, DELETE clears, GET shows the state."""
+        if method in ("POST", "PUT"):
+            try:
+                apply(json.loads(body or b"{}"))
+            except (ValueError, TypeError) as err:
+                return respond(start_response, 400, json.dumps({"error": str(err)}), "application/json")
+        elif method == "DELETE":
+            clear()
+        elif method != "GET":
+            return respond(start_response, 405, json.dumps({"error": f"method {method} not allowed"}), "application/json")
+        return respond(start_response, 200, json.dumps(snapshot()), "application/json")
+
+    # -- IAM behaviours moto lacks -------------------------------------------
+
+    def _paged_authorization_details(
+        self, page_size: int, params: dict[str, str], environ: dict[str, Any], body: bytes, start_response: StartResponse
+    ) -> list[bytes]:
+        marker = params.get("Marker")
+        page = 0
+        if marker:
+            decoded = decode_marker(marker)
+            if decoded is None:
+                return aws_error(environ, start_response, 400, "ValidationError", "Invalid Marker.")
+            page = decoded
+        # moto ignores MaxItems and Marker anyway; dropping them makes sure it
+        # answers with everything the client's Filter selects.
+        upstream = environ_without_params(environ, body, {"Marker", "MaxItems"})
+        status, headers, data = call_app(self.app, upstream)
+        if not status.startswith("200"):
+            return replay(start_response, status, headers, data)
+        paged = paginate_authorization_details(data, page, page_size)
+        if paged is None:
+            return replay(start_response, status, headers, data)
+        xml, request_id = paged
+        return respond(start_response, 200, xml, request_id=request_id)
+
+    def _generate_credential_report(
+        self, state: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes]:
+        # Let moto generate the report for real (answer discarded), so that it
+        # exists once the scripted in-progress phase is over.
+        status, headers, data = call_app(self.app, environ)
+        if not status.startswith("200"):
+            return replay(start_response, status, headers, data)
+        request_id = new_request_id()
+        inner = f"<State>{state}</State><Description>{escape(REPORT_DESCRIPTIONS[state])}</Description>"
+        return respond(start_response, 200, iam_ok_xml("GenerateCredentialReport", inner, request_id), request_id=request_id)
 
     # -- logging -------------------------------------------------------------
 
@@ -588,6 +893,8 @@ class HarnessMiddleware:
             # or a "fresh" server would still list the previous test's ones.
             if path.rstrip("/") == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
                 self.ssc.reset()
+                self.paging.clear()
+                self.reports.clear()
             return self.app(environ, start_response)
 
         params = query_params(environ, body)
@@ -600,8 +907,20 @@ class HarnessMiddleware:
             if injected is not None:
                 return injected
 
-        if action in SSC_ACTIONS and signing_service(environ) in (None, "iam"):
+        is_iam = signing_service(environ) in (None, "iam")
+        if action in SSC_ACTIONS and is_iam:
             return self.ssc.handle(action, params, environ, start_response)
+        page_size = self.paging.size(action) if is_iam else None
+        if action == "GetAccountAuthorizationDetails" and page_size:
+            return self._paged_authorization_details(page_size, params, environ, body, start_response)
+        if action == "GenerateCredentialReport" and is_iam:
+            state = self.reports.take_generate_state()
+            if state is not None:
+                return self._generate_credential_report(state, environ, start_response)
+        if action == "GetCredentialReport" and is_iam:
+            error = self.reports.take_get_error()
+            if error is not None:
+                return aws_error(environ, start_response, *error)
         if action == "DeleteUser" and signing_service(environ) in (None, "iam"):
             # Real IAM refuses to delete a user that still owns service-specific
             # credentials; moto cannot know about ours, so enforce it here.

@@ -578,3 +578,83 @@ fn aws_canary_secrets_never_reach_output() {
         assert!(!all.contains(&c[..20]), "part of canary {c} leaked");
     }
 }
+
+/// moto answers GetAccountAuthorizationDetails in one page and has its report ready at once;
+/// the harness pages it (3 users a page, roles only on the first) and scripts the report
+/// through STARTED → INPROGRESS → ReportNotPresent, as real IAM does. The findings must be
+/// exactly those of the one-page scan.
+#[test]
+fn aws_paged_inventory_and_slow_credential_report_give_the_same_findings() {
+    let moto = Moto::start();
+    moto.seed("main", &[]);
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let sc = write_leavers(dir);
+    write_config(dir, &moto.endpoint(), "");
+    let plain = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "leavers.csv",
+            "--out",
+            "plain",
+            "--as-of",
+            &sc.as_of,
+        ],
+        &[],
+    );
+    assert_eq!(code(&plain), 3, "{}", text(&plain));
+
+    let before = moto.requests().len();
+    let (s, b) = crate::harness::http(
+        moto.port,
+        "POST",
+        "/_harness/paging",
+        r#"{"GetAccountAuthorizationDetails": 3}"#,
+    );
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = crate::harness::http(
+        moto.port,
+        "POST",
+        "/_harness/credential_report",
+        r#"{"in_progress": 3, "not_present_once": true}"#,
+    );
+    assert_eq!(s, 200, "{b}");
+    let paged = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "leavers.csv",
+            "--out",
+            "paged",
+            "--as-of",
+            &sc.as_of,
+        ],
+        &[],
+    );
+    assert_eq!(code(&paged), 3, "{}", text(&paged));
+    let gaad = moto
+        .requests()
+        .iter()
+        .skip(before)
+        .filter(|r| r["action"] == "GetAccountAuthorizationDetails")
+        .count();
+    assert_eq!(gaad, 4, "10 users at 3 a page is 4 pages");
+    let key = |dirname: &str| -> BTreeSet<(String, String, String, String)> {
+        csv_rows(&dir.join(dirname).join("findings.csv"))
+            .into_iter()
+            .map(|f| {
+                (
+                    f["check_id"].clone(),
+                    f["leaver_id"].clone(),
+                    f["resource_id"].clone(),
+                    f["severity"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(key("plain"), key("paged"));
+    assert_eq!(key("paged").len(), 15);
+}

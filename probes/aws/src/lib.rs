@@ -29,6 +29,39 @@ use residual_probe::{
 };
 use time::OffsetDateTime;
 
+/// Every page of an IAM list call: follows `IsTruncated`/`Marker` to the end. A truncated page
+/// without a marker is an error, never a silently short list. `$req` is re-evaluated per page.
+macro_rules! all_pages {
+    ($op:literal, $req:expr, $items:ident) => {{
+        let mut items = Vec::new();
+        let mut marker: Option<String> = None;
+        let mut pages = 0u32;
+        loop {
+            let out = $req
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| named($op, e))?;
+            items.extend(out.$items().iter().cloned());
+            pages += 1;
+            if !out.is_truncated() {
+                break;
+            }
+            marker = out.marker().map(str::to_string);
+            if marker.is_none() || pages >= 1000 {
+                return Err((
+                    $op.to_string(),
+                    ProbeError::Unexpected(format!(
+                        "{}: truncated page without a usable marker",
+                        $op
+                    )),
+                ));
+            }
+        }
+        items
+    }};
+}
+
 pub const SYSTEM: &str = "aws";
 /// The check catalogue for this system (data, read by the `residual` crate).
 pub const CHECKS: &str = include_str!("../checks.toml");
@@ -403,14 +436,12 @@ impl<'a> Collector<'a> {
         }
         let any_cert = row.is_some_and(|r| r.certs_active.iter().any(|c| *c));
         if !trust_report || any_cert {
-            let out = self
-                .iam
-                .list_signing_certificates()
-                .user_name(user)
-                .send()
-                .await
-                .map_err(|e| named("ListSigningCertificates", e))?;
-            for c in out.certificates() {
+            let certs = all_pages!(
+                "ListSigningCertificates",
+                self.iam.list_signing_certificates().user_name(user),
+                certificates
+            );
+            for c in &certs {
                 creds.push(Credential {
                     id: c.certificate_id().to_string(),
                     resource_type: SIGNING_CERT.into(),
@@ -450,14 +481,12 @@ impl<'a> Collector<'a> {
                 Err(e) => return Err(named("GetLoginProfile", e)),
             }
         }
-        let out = self
-            .iam
-            .list_ssh_public_keys()
-            .user_name(user)
-            .send()
-            .await
-            .map_err(|e| named("ListSSHPublicKeys", e))?;
-        for k in out.ssh_public_keys() {
+        let keys = all_pages!(
+            "ListSSHPublicKeys",
+            self.iam.list_ssh_public_keys().user_name(user),
+            ssh_public_keys
+        );
+        for k in &keys {
             creds.push(Credential {
                 id: k.ssh_public_key_id().to_string(),
                 resource_type: SSH_KEY.into(),
@@ -470,14 +499,12 @@ impl<'a> Collector<'a> {
                 attributes: BTreeMap::new(),
             });
         }
-        let out = self
-            .iam
-            .list_service_specific_credentials()
-            .user_name(user)
-            .send()
-            .await
-            .map_err(|e| named("ListServiceSpecificCredentials", e))?;
-        for c in out.service_specific_credentials() {
+        let service_creds = all_pages!(
+            "ListServiceSpecificCredentials",
+            self.iam.list_service_specific_credentials().user_name(user),
+            service_specific_credentials
+        );
+        for c in &service_creds {
             let mut attributes = BTreeMap::new();
             attributes.insert("service_name".into(), c.service_name().to_string());
             creds.push(Credential {
@@ -501,15 +528,12 @@ impl<'a> Collector<'a> {
         row: Option<&api::ReportRow>,
         creds: &mut Vec<Credential>,
     ) -> Result<(), (String, ProbeError)> {
-        let out = self
-            .iam
-            .list_access_keys()
-            .user_name(user)
-            .send()
-            .await
-            .map_err(|e| named("ListAccessKeys", e))?;
-        let keys = out.access_key_metadata();
-        for k in keys {
+        let keys = all_pages!(
+            "ListAccessKeys",
+            self.iam.list_access_keys().user_name(user),
+            access_key_metadata
+        );
+        for k in &keys {
             let id = k.access_key_id().unwrap_or_default().to_string();
             let created = k.create_date().map(to_time);
             let active = k.status() == Some(&StatusType::Active);
