@@ -140,6 +140,8 @@ fn estate() -> Snapshot {
                     created_at: None,
                     last_changed_at: None,
                     last_used_at: None,
+                    last_use_tracked: false,
+                    readable_by_role: None,
                     attributes: BTreeMap::new(),
                 })
                 .collect();

@@ -51,6 +51,9 @@ pub enum On {
     AssetTrustsAccount,
     /// An account or asset (not the leaver's own) names the leaver as owner.
     Owned,
+    /// A secret the leaver could reach — owner tag, resource policy naming their account, or
+    /// a role they held (`readable_by_role`) — last changed before they left.
+    SecretNotRotated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,7 +103,10 @@ pub struct Catalogue {
 }
 
 /// Every probe's catalogue, in system order.
-const SOURCES: &[(&str, &str)] = &[("probes/aws/checks.toml", residual_aws::CHECKS)];
+const SOURCES: &[(&str, &str)] = &[
+    ("probes/aws/checks.toml", residual_aws::CHECKS),
+    ("probes/github/checks.toml", residual_github::CHECKS),
+];
 
 impl Catalogue {
     pub fn builtin() -> Catalogue {

@@ -40,6 +40,9 @@ pub struct RawScan {
     pub request_timeout_secs: Option<u64>,
     /// Attempts per request, retries on throttling and 5xx included.
     pub max_attempts: Option<u32>,
+    /// The longest the scan waits for an API rate limit to reset before reporting the
+    /// system incomplete.
+    pub max_rate_limit_wait_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +108,7 @@ pub struct Config {
     pub concurrency: usize,
     pub sla_hours: u32,
     pub aws: Vec<residual_aws::AwsInstance>,
+    pub github: Vec<residual_github::GithubInstance>,
     pub sha256: Option<String>,
 }
 
@@ -115,6 +119,7 @@ impl Default for Config {
             concurrency: 16,
             sla_hours: 24,
             aws: Vec::new(),
+            github: Vec::new(),
             sha256: None,
         }
     }
@@ -227,7 +232,6 @@ pub fn parse(
         check_token("scim", i, &s.token_env, &s.token_file)?;
     }
     for (table, n) in [
-        ("github", raw.github.len()),
         ("salesforce", raw.salesforce.len()),
         ("vault", raw.vault.len()),
         ("scim", raw.scim.len()),
@@ -259,6 +263,47 @@ pub fn parse(
             "max_attempts",
             "max_attempts must be between 1 and 20".into(),
         ));
+    }
+    let http = residual_probe::http::HttpPolicy {
+        read_timeout: Duration::from_secs(scan.request_timeout_secs.unwrap_or(30).max(1)),
+        max_attempts,
+        max_rate_wait: Duration::from_secs(scan.max_rate_limit_wait_secs.unwrap_or(900)),
+        ..Default::default()
+    };
+    let mut github = Vec::new();
+    for (i, g) in raw.github.iter().enumerate() {
+        let n = i + 1;
+        let auth = match (g.app_id, &g.private_key_file, g.installation_id) {
+            (Some(app_id), Some(key), Some(installation_id)) => residual_github::GithubAuth::App {
+                app_id,
+                private_key_pem: read_secret_file(key).map_err(|m| err("private_key_file", format!("[[github]] #{n}: {m}")))?,
+                installation_id,
+            },
+            (Some(_), _, _) => {
+                return Err(err("app_id", format!("[[github]] #{n}: a GitHub App needs app_id, private_key_file and installation_id")))
+            }
+            (None, _, _) => residual_github::GithubAuth::Token(load_token(&g.token_env, &g.token_file, env).map_err(|m| err("token_env", format!("[[github]] #{n}: {m}")))?),
+        };
+        if g.org.trim().is_empty() {
+            return Err(err("org", format!("[[github]] #{n}: org is empty")));
+        }
+        let api_url = g
+            .api_url
+            .clone()
+            .unwrap_or_else(|| "https://api.github.com".into());
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(err(
+                "api_url",
+                format!("[[github]] #{n}: api_url must be an http(s) URL"),
+            ));
+        }
+        github.push(residual_github::GithubInstance {
+            org: g.org.trim().to_string(),
+            api_url,
+            auth,
+            concurrency,
+            http,
+        });
     }
     let net = residual_aws::NetPolicy {
         read_timeout: Duration::from_secs(scan.request_timeout_secs.unwrap_or(30).max(1)),
@@ -310,8 +355,42 @@ pub fn parse(
         concurrency,
         sla_hours: scan.sla_hours.unwrap_or(24),
         aws,
+        github,
         sha256: None,
     })
+}
+
+/// A secret file's content, trimmed, registered with the redactor.
+fn read_secret_file(path: &str) -> Result<secrecy::SecretString, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path:?}: {e}"))?;
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return Err(format!("{path:?} is empty"));
+    }
+    residual_probe::redact::register(&text);
+    for line in text
+        .lines()
+        .filter(|l| l.len() > 16 && !l.starts_with("-----"))
+    {
+        residual_probe::redact::register(line.trim());
+    }
+    Ok(secrecy::SecretString::from(text))
+}
+
+/// The token named by `token_env` or `token_file` (already checked to exist).
+fn load_token(
+    env_key: &Option<String>,
+    file_key: &Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<secrecy::SecretString, String> {
+    match (env_key, file_key) {
+        (Some(var), _) => env(var)
+            .filter(|v| !v.is_empty())
+            .map(|v| secrecy::SecretString::from(v.trim().to_string()))
+            .ok_or_else(|| format!("environment variable {var} is not set")),
+        (None, Some(f)) => read_secret_file(f),
+        (None, None) => Err("missing required key token_env (or token_file)".into()),
+    }
 }
 
 /// The first line where `key` is assigned or a `[[key]]` table opens, for error messages.
@@ -358,7 +437,7 @@ mod tests {
         let env = |_: &str| Some("tok-value-123".to_string());
         let e = parse(
             "r.toml",
-            "[[github]]\norg = \"acme\"\ntoken_env = \"GH\"\n",
+            "[[salesforce]]\ninstance_url = \"https://x\"\ntoken_env = \"SF\"\n",
             &env,
         )
         .unwrap_err();

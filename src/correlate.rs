@@ -209,24 +209,65 @@ impl LeaverIndex {
     }
 
     /// Leavers named by owner references (tags, metadata).
-    pub fn owner_matches(&self, refs: &[residual_probe::OwnerRef]) -> Vec<(u32, Rule)> {
-        let mut out: Vec<(u32, Rule)> = Vec::new();
+    /// Leavers named by owner references (tags, metadata, `added_by` logins). A login is
+    /// resolved through the leaver's handle for `system`, a non-email alias, or `logins`: the
+    /// usernames of accounts already matched as a leaver's own in that system (whose
+    /// confidence the owner match inherits).
+    pub fn owner_matches(
+        &self,
+        system: &str,
+        refs: &[residual_probe::OwnerRef],
+        logins: &HashMap<String, (u32, Confidence)>,
+    ) -> Vec<(u32, Rule, Confidence)> {
+        let mut out: Vec<(u32, Rule, Confidence)> = Vec::new();
+        let mut add = |l: u32, key: &str, c: Confidence| {
+            if !out.iter().any(|(x, _, _)| *x == l) {
+                out.push((l, Cow::Owned(format!("owner_tag:{key}")), c));
+            }
+        };
         for r in refs {
             let v = r.value.trim();
-            let hits = if v.contains('@') {
-                self.emails.get(&normalize_email(v))
-            } else {
-                self.employee_ids
-                    .get(v)
-                    .or_else(|| self.names.get(&v.to_lowercase()))
-            };
-            for &l in hits.into_iter().flatten() {
-                if !out.iter().any(|(x, _)| *x == l) {
-                    out.push((l, Cow::Owned(format!("owner_tag:{}", r.key))));
+            if v.contains('@') {
+                for &l in self.emails.get(&normalize_email(v)).into_iter().flatten() {
+                    add(l, &r.key, Confidence::Exact);
                 }
+                continue;
+            }
+            let lv = lower(v);
+            let exact = self
+                .employee_ids
+                .get(v)
+                .or_else(|| self.names.get(lv.as_ref()))
+                .or_else(|| self.handles.get(system).and_then(|h| h.get(lv.as_ref())));
+            for &l in exact.into_iter().flatten() {
+                add(l, &r.key, Confidence::Exact);
+            }
+            if let Some(&(l, c)) = logins.get(lv.as_ref()) {
+                add(l, &r.key, c);
             }
         }
         out
+    }
+
+    /// Everything a probe could look up one by one for `system`.
+    pub fn candidates(&self, system: &str) -> residual_probe::Candidates {
+        let mut logins: Vec<String> = self.names.keys().cloned().collect();
+        logins.extend(self.locals.keys().cloned());
+        if let Some(h) = self.handles.get(system) {
+            logins.extend(h.keys().cloned());
+        }
+        logins.sort();
+        logins.dedup();
+        let mut emails: Vec<String> = self.emails.keys().cloned().collect();
+        emails.sort();
+        residual_probe::Candidates {
+            logins,
+            emails,
+            needs_directory: self
+                .has_handle
+                .iter()
+                .any(|h| !h.iter().any(|s| s == system)),
+        }
     }
 
     /// Does any leaver claim this account as their own? (What probes detail.)
@@ -255,6 +296,7 @@ pub fn correlate(leavers: &[Leaver], snapshot: &Snapshot) -> Matches {
 
 pub fn correlate_with(ix: &LeaverIndex, snapshot: &Snapshot) -> Matches {
     let mut result = Matches::default();
+    let no_logins = HashMap::new();
     for (si, sys) in snapshot.systems.iter().enumerate() {
         // Fold straight into per-thread vectors: no intermediate entry per account.
         let (ms_all, amb_all) = sys
@@ -307,14 +349,16 @@ pub fn correlate_with(ix: &LeaverIndex, snapshot: &Snapshot) -> Matches {
                             }),
                         }
                     }
-                    for (l, rule) in ix.owner_matches(&a.owner_refs) {
+                    for (l, rule, confidence) in
+                        ix.owner_matches(&sys.system, &a.owner_refs, &no_logins)
+                    {
                         ms.push(Match {
                             leaver: l as usize,
                             system: si,
                             target: Target::Account(ai),
                             relation: Relation::Owner,
                             rule,
-                            confidence: Confidence::Exact,
+                            confidence,
                         });
                     }
                     (ms, amb)
@@ -330,20 +374,36 @@ pub fn correlate_with(ix: &LeaverIndex, snapshot: &Snapshot) -> Matches {
             );
         result.matches.extend(ms_all);
         result.ambiguities.extend(amb_all);
+        // Logins of accounts matched as a leaver's own, for `added_by`-style references.
+        let logins: HashMap<String, (u32, Confidence)> = result
+            .matches
+            .iter()
+            .filter(|m| m.system == si && m.relation == Relation::Own)
+            .filter_map(|m| match m.target {
+                Target::Account(ai) => Some((ai, m)),
+                Target::Asset(_) => None,
+            })
+            .flat_map(|(ai, m)| {
+                sys.accounts[ai]
+                    .usernames
+                    .iter()
+                    .map(move |u| (u.to_lowercase(), (m.leaver as u32, m.confidence)))
+            })
+            .collect();
         let per_asset: Vec<Vec<Match>> = sys
             .assets
             .par_iter()
             .enumerate()
             .map(|(xi, x)| {
-                ix.owner_matches(&x.owner_refs)
+                ix.owner_matches(&sys.system, &x.owner_refs, &logins)
                     .into_iter()
-                    .map(|(l, rule)| Match {
+                    .map(|(l, rule, confidence)| Match {
                         leaver: l as usize,
                         system: si,
                         target: Target::Asset(xi),
                         relation: Relation::Owner,
                         rule,
-                        confidence: Confidence::Exact,
+                        confidence,
                     })
                     .collect()
             })

@@ -202,6 +202,8 @@ pub fn estate() -> Snapshot {
             created_at: Some(created),
             last_changed_at: None,
             last_used_at: Some(datetime!(2026-11-25 03:00:00 UTC)),
+            last_use_tracked: true,
+            readable_by_role: None,
             attributes: BTreeMap::new(),
         },
         Asset {
@@ -216,6 +218,8 @@ pub fn estate() -> Snapshot {
             created_at: Some(created),
             last_changed_at: None,
             last_used_at: None,
+            last_use_tracked: false,
+            readable_by_role: None,
             attributes: BTreeMap::new(),
         },
     ];

@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use residual_probe::{Account, AccountState, CollectStatus, Credential, Snapshot, SystemSnapshot};
+use residual_probe::{
+    Account, AccountState, Asset, CollectStatus, Credential, Snapshot, SystemSnapshot,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -484,6 +486,157 @@ fn own_account_findings(
                     ev,
                 ));
             }
+            // A secret whose resource policy lets the leaver's account read it.
+            if let Some(check) = cat.find(On::SecretNotRotated, &x.resource_type) {
+                if not_rotated(x, cx.leaver.departure) {
+                    let via = format!("resource policy allows {}", a.id);
+                    out.push(secret_finding(cx, check, x, via, rule, conf));
+                }
+            }
+        }
+    }
+    // Secrets readable by a role the leaver held (GitHub org owners and Actions secrets).
+    if let Some(role) = a.role.as_deref() {
+        for x in cx
+            .sys
+            .assets
+            .iter()
+            .filter(|x| x.readable_by_role.as_deref() == Some(role))
+        {
+            if let Some(check) = cat.find(On::SecretNotRotated, &x.resource_type) {
+                if not_rotated(x, cx.leaver.departure) {
+                    let via = format!("readable by the {role} role, which {} held", a.name);
+                    out.push(secret_finding(cx, check, x, via, rule, conf));
+                }
+            }
+        }
+    }
+}
+
+/// A secret whose last change predates the departure (or is unknown: not proof of rotation).
+fn not_rotated(x: &Asset, departure: OffsetDateTime) -> bool {
+    x.last_changed_at.is_none_or(|t| t < departure)
+}
+
+fn secret_finding(
+    cx: &Ctx,
+    check: &Check,
+    x: &Asset,
+    via: String,
+    rule: &str,
+    conf: Confidence,
+) -> Finding {
+    let mut evd = vec![format!("{} {} ({})", x.resource_type, x.name, x.id), via];
+    evd.push(match x.last_changed_at {
+        Some(t) => format!(
+            "last changed {} (departure {})",
+            fmt(t),
+            fmt(cx.leaver.departure)
+        ),
+        None => "last change unknown: not evidence of rotation".into(),
+    });
+    let mut f = cx.finding(
+        check,
+        &x.resource_type,
+        &x.id,
+        &x.name,
+        &x.name,
+        rule,
+        conf,
+        None,
+        false,
+        evd,
+    );
+    f.created_at = x.created_at;
+    f
+}
+
+/// Findings for something that names the leaver as owner: an owned machine identity, a deploy
+/// key they added (a path: they may hold its private key), a secret they own.
+fn owned_findings(cx: &Ctx, target: Target, rule: &str, conf: Confidence, out: &mut Vec<Finding>) {
+    let input = cx.input;
+    let sys = cx.sys;
+    let (rt, id, name, refs, extra, asset) = match target {
+        Target::Account(ai) => {
+            let a = &sys.accounts[ai];
+            let live_n = a
+                .credentials
+                .iter()
+                .filter(|c| live(c, input.as_of))
+                .count();
+            let extra = if a.detailed {
+                format!("{live_n} active credential(s)")
+            } else {
+                "credentials not enumerated (not the leaver's own account)".into()
+            };
+            (
+                a.resource_type.as_str(),
+                a.id.as_str(),
+                a.name.as_str(),
+                &a.owner_refs,
+                extra,
+                None,
+            )
+        }
+        Target::Asset(xi) => {
+            let x = &sys.assets[xi];
+            let extra = match (x.last_used_at, x.last_use_tracked) {
+                (Some(t), _) => format!("last used {}", fmt(t)),
+                (None, true) => "never used".into(),
+                (None, false) => String::new(),
+            };
+            (
+                x.resource_type.as_str(),
+                x.id.as_str(),
+                x.name.as_str(),
+                &x.owner_refs,
+                extra,
+                Some(x),
+            )
+        }
+    };
+    if let Some(check) = input.catalogue.find(On::Owned, rt) {
+        let mut evd: Vec<String> = refs
+            .iter()
+            .map(|r| format!("{} = {}", r.key, r.value))
+            .collect();
+        evd.insert(0, format!("{rt} {name} ({id})"));
+        evd.extend(
+            asset
+                .iter()
+                .flat_map(|x| x.attributes.iter().map(|(k, v)| format!("{k}: {v}"))),
+        );
+        if !extra.is_empty() {
+            evd.push(extra);
+        }
+        let mut f = cx.finding(check, rt, id, name, name, rule, conf, None, false, evd);
+        if let Some(x) = asset {
+            f.created_at = x.created_at;
+            f.last_used_at = x.last_used_at;
+            f.used_after_departure = match x.last_used_at {
+                Some(t) if t > cx.leaver.departure => Tri::True,
+                _ if x.last_use_tracked => Tri::False,
+                _ => Tri::Unknown,
+            };
+            if f.used_after_departure == Tri::True
+                && check
+                    .critical_when
+                    .contains(&Escalation::UsedAfterDeparture)
+            {
+                f.severity = Severity::Critical;
+                f.evidence.push("used after departure".into());
+            }
+        }
+        out.push(f);
+    }
+    if let (Some(x), Some(check)) = (asset, input.catalogue.find(On::SecretNotRotated, rt)) {
+        if not_rotated(x, cx.leaver.departure) {
+            let via = refs
+                .iter()
+                .map(|r| format!("owner {} = {}", r.key, r.value))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push(secret_finding(cx, check, x, via, rule, conf));
         }
     }
 }
@@ -630,62 +783,7 @@ pub fn evaluate(input: &Input) -> Evaluation {
                         own_account_findings(&cx, a, &m.rule, m.confidence, &mut findings);
                     }
                     (Relation::Owner, target) => {
-                        let (rt, id, name, refs, extra) = match target {
-                            Target::Account(ai) => {
-                                let a = &sys.accounts[ai];
-                                let live_n = a
-                                    .credentials
-                                    .iter()
-                                    .filter(|c| live(c, input.as_of))
-                                    .count();
-                                (
-                                    a.resource_type.as_str(),
-                                    a.id.as_str(),
-                                    a.name.as_str(),
-                                    &a.owner_refs,
-                                    if a.detailed {
-                                        format!("{live_n} active credential(s)")
-                                    } else {
-                                        "credentials not enumerated (not the leaver's own account)"
-                                            .into()
-                                    },
-                                )
-                            }
-                            Target::Asset(xi) => {
-                                let x = &sys.assets[xi];
-                                (
-                                    x.resource_type.as_str(),
-                                    x.id.as_str(),
-                                    x.name.as_str(),
-                                    &x.owner_refs,
-                                    x.last_used_at
-                                        .map(|t| format!("last used {}", fmt(t)))
-                                        .unwrap_or_default(),
-                                )
-                            }
-                        };
-                        if let Some(check) = input.catalogue.find(On::Owned, rt) {
-                            let mut evd: Vec<String> = refs
-                                .iter()
-                                .map(|r| format!("tag {} = {}", r.key, r.value))
-                                .collect();
-                            evd.insert(0, format!("{rt} {name} ({id})"));
-                            if !extra.is_empty() {
-                                evd.push(extra);
-                            }
-                            findings.push(cx.finding(
-                                check,
-                                rt,
-                                id,
-                                name,
-                                name,
-                                &m.rule,
-                                m.confidence,
-                                None,
-                                false,
-                                evd,
-                            ));
-                        }
+                        owned_findings(&cx, target, &m.rule, m.confidence, &mut findings);
                     }
                     (Relation::Own, Target::Asset(_)) => {}
                 }

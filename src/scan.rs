@@ -149,12 +149,18 @@ impl AccountFilter for Wanted<'_> {
     fn wants(&self, account: &residual_probe::Account) -> bool {
         self.ix.wants(self.system, account)
     }
+    fn candidates(&self, system: &str) -> residual_probe::Candidates {
+        self.ix.candidates(system)
+    }
 }
 
 fn probes(cfg: &Config) -> Vec<Box<dyn Probe>> {
     let mut out: Vec<Box<dyn Probe>> = Vec::new();
     for a in &cfg.aws {
         out.push(Box::new(residual_aws::AwsProbe(a.clone())));
+    }
+    for g in &cfg.github {
+        out.push(Box::new(residual_github::GithubProbe(g.clone())));
     }
     out
 }
@@ -385,7 +391,7 @@ pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result
     let (snapshot, source) = match &args.snapshot {
         Some(p) => (load_snapshot(p)?, format!("file {}", p.display())),
         None => {
-            if cfg.aws.is_empty() {
+            if cfg.aws.is_empty() && cfg.github.is_empty() {
                 return Err(InputError {
                     file: config_path
                         .map(|p| p.display().to_string())
@@ -430,12 +436,12 @@ pub fn collect_command(
 ) -> anyhow::Result<u8> {
     let set = leavers::load(leavers_path, delimiter)?;
     let cfg = config::load(config_path)?;
-    if cfg.aws.is_empty() {
+    if cfg.aws.is_empty() && cfg.github.is_empty() {
         return Err(InputError {
             file: config_path.display().to_string(),
             line: None,
             field: None,
-            message: "no system to scan: add an [[aws]] table".into(),
+            message: "no system to scan: add an [[aws]] or [[github]] table".into(),
         }
         .into());
     }

@@ -24,47 +24,94 @@ pub fn python() -> PathBuf {
     p
 }
 
-pub struct Moto {
+/// A test peer: a Python server from `tests/harness/` on a free 127.0.0.1 port, with a request
+/// log, killed on drop. It writes its port to a file once it is listening.
+pub struct Peer {
     child: Child,
     pub port: u16,
     pub dir: tempfile::TempDir,
 }
 
-impl Moto {
-    pub fn start() -> Moto {
+impl Peer {
+    pub fn start(script: &str, args: &[String]) -> Peer {
         let dir = tempfile::tempdir().expect("tempdir");
         let port_file = dir.path().join("port");
         let log = dir.path().join("requests.jsonl");
-        let stderr = std::fs::File::create(dir.path().join("moto.stderr")).unwrap();
+        let stderr = std::fs::File::create(dir.path().join("peer.stderr")).unwrap();
         let mut child = Command::new(python())
-            .arg(repo().join("tests/harness/moto_launcher.py"))
+            .arg(repo().join("tests/harness").join(script))
             .args(["--port", "0", "--port-file"])
             .arg(&port_file)
             .arg("--request-log")
             .arg(&log)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .expect("spawn moto launcher");
+            .unwrap_or_else(|e| panic!("spawn {script}: {e}"));
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(s) = std::fs::read_to_string(&port_file) {
                 if let Ok(port) = s.trim().parse::<u16>() {
-                    return Moto { child, port, dir };
+                    return Peer { child, port, dir };
                 }
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let err =
-                    std::fs::read_to_string(dir.path().join("moto.stderr")).unwrap_or_default();
-                panic!("moto launcher exited with {status} before listening:\n{err}");
+                    std::fs::read_to_string(dir.path().join("peer.stderr")).unwrap_or_default();
+                panic!("{script} exited with {status} before listening:\n{err}");
             }
-            assert!(Instant::now() < deadline, "moto did not start within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "{script} did not start within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Request log lines so far (one JSON object per request).
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("requests.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("request log line is JSON"))
+            .collect()
+    }
+
+    pub fn faults(&self, rules: serde_json::Value) {
+        let (status, body) = http(self.port, "POST", "/_harness/faults", &rules.to_string());
+        assert_eq!(status, 200, "setting faults: {body}");
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// moto behind `moto_launcher.py` (extra IAM actions, request log, faults, paging).
+pub struct Moto {
+    peer: Peer,
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let peer = Peer::start("moto_launcher.py", &[]);
+        Moto {
+            port: peer.port,
+            peer,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.peer.endpoint()
     }
 
     /// Seed a scenario through boto3; returns the JSON the seeder prints.
@@ -83,25 +130,12 @@ impl Moto {
         serde_json::from_slice(&out.stdout).expect("seeder prints JSON")
     }
 
-    /// Request log lines so far (one JSON object per AWS request).
     pub fn requests(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.dir.path().join("requests.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("request log line is JSON"))
-            .collect()
+        self.peer.requests()
     }
 
     pub fn faults(&self, rules: serde_json::Value) {
-        let (status, body) = http(self.port, "POST", "/_harness/faults", &rules.to_string());
-        assert_eq!(status, 200, "setting faults: {body}");
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.peer.faults(rules)
     }
 }
 

@@ -3,6 +3,7 @@
 //! `harness::Moto`; nothing is mocked in-process.
 
 mod aws_moto;
+mod github;
 mod harness;
 mod leavers_bad;
 mod reports;

@@ -740,6 +740,8 @@ fn role_asset(r: &aws_sdk_iam::types::RoleDetail, owner_keys: &[String]) -> Asse
             .role_last_used()
             .and_then(|l| l.last_used_date())
             .map(to_time),
+        last_use_tracked: true,
+        readable_by_role: None,
         attributes: BTreeMap::new(),
     }
 }

@@ -205,6 +205,13 @@ pub struct Asset {
     pub last_changed_at: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
+    /// Whether the system records last use (a deploy key's `last_used` does).
+    #[serde(default)]
+    pub last_use_tracked: bool,
+    /// A role whose holders can read or administer this asset (`owner` of a GitHub org for
+    /// its Actions secrets): a leaver who held it must have it rotated.
+    #[serde(default)]
+    pub readable_by_role: Option<String>,
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
 }

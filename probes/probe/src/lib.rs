@@ -8,6 +8,7 @@
 //! account is a [`Gap`] naming that account.
 
 pub mod estate;
+pub mod http;
 pub mod redact;
 
 pub use estate::*;
@@ -27,6 +28,23 @@ pub struct ScanContext {
 /// crate passes its correlation here so a probe stays ignorant of leavers and matching rules.
 pub trait AccountFilter: Send + Sync {
     fn wants(&self, account: &Account) -> bool;
+    /// What the scan knows the leavers by, for probes that can look accounts up one by one
+    /// instead of listing everything (the planner compares the two costs).
+    fn candidates(&self, _system: &str) -> Candidates {
+        Candidates::default()
+    }
+}
+
+/// Handles and emails to look up, lower-cased.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Candidates {
+    /// Explicit handles, non-email aliases and email local parts.
+    pub logins: Vec<String>,
+    /// Normalised emails and email aliases.
+    pub emails: Vec<String>,
+    /// Some leaver has no explicit handle for this system: matching them needs an
+    /// email-to-account directory (SAML identities, user profiles).
+    pub needs_directory: bool,
 }
 
 /// Errors a probe reports. Each is *indeterminate*: the system said nothing about access, so

@@ -1,0 +1,974 @@
+//! The GitHub probe: for one org, who is still a member (and an owner), an outside
+//! collaborator or invited; which SSO-authorised PATs and SSH keys, fine-grained PATs and
+//! deploy keys they left; and the org secrets an owner who left could have read.
+//!
+//! Correlation material: logins (explicit handles, aliases, email local parts) and, when the
+//! org uses SAML SSO, each member's SAML NameID (an email) from the GraphQL API.
+//!
+//! Planning: the first members page tells how many pages a full listing costs; when the scan
+//! has fewer candidate logins than that, it looks each one up instead
+//! (`/orgs/{org}/memberships/{login}`, `credential-authorizations?login=`,
+//! `personal-access-tokens?owner[]=`). The choice and both costs go to the manifest.
+//!
+//! Fail closed: the members inventory failing fails the instance; any other part the token
+//! cannot read (no SAML plan, no App for fine-grained PATs, 403/404) is a named [`Gap`]
+//! against the checks it feeds — never an empty list.
+
+pub mod api;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use futures::StreamExt;
+use residual_probe::http::{link_next, link_rel, Http, HttpPolicy, Reply, Request};
+use residual_probe::{
+    Account, AccountFilter, AccountState, Asset, CollectStatus, Credential, Gap, OwnerRef,
+    ProbeError, RequestCounter, SystemSnapshot,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+pub const SYSTEM: &str = "github";
+pub const CHECKS: &str = include_str!("../checks.toml");
+
+pub const MEMBER: &str = "github_member";
+pub const OUTSIDE_COLLABORATOR: &str = "github_outside_collaborator";
+pub const INVITATION: &str = "github_invitation";
+/// An account known only as the owner of a token (not a member or collaborator any more).
+pub const TOKEN_OWNER: &str = "github_token_owner";
+pub const SSO_CREDENTIAL: &str = "github_sso_credential";
+pub const FINE_GRAINED_PAT: &str = "github_fine_grained_pat";
+pub const DEPLOY_KEY: &str = "github_deploy_key";
+pub const ORG_SECRET: &str = "github_org_secret";
+
+/// How the probe authenticates.
+#[derive(Debug, Clone)]
+pub enum GithubAuth {
+    Token(SecretString),
+    /// A GitHub App installation: required by GitHub to list fine-grained PAT grants.
+    App {
+        app_id: u64,
+        private_key_pem: SecretString,
+        installation_id: u64,
+    },
+}
+
+/// One `[[github]]` table, validated.
+#[derive(Debug, Clone)]
+pub struct GithubInstance {
+    pub org: String,
+    pub api_url: String,
+    pub auth: GithubAuth,
+    pub concurrency: usize,
+    pub http: HttpPolicy,
+}
+
+const PER_PAGE: u32 = 100;
+
+pub struct GithubProbe(pub GithubInstance);
+
+#[async_trait::async_trait]
+impl residual_probe::Probe for GithubProbe {
+    fn system(&self) -> &'static str {
+        SYSTEM
+    }
+    fn label(&self) -> String {
+        self.0.org.clone()
+    }
+    async fn collect(&self, filter: &dyn AccountFilter) -> SystemSnapshot {
+        collect(&self.0, filter).await
+    }
+}
+
+pub async fn collect(inst: &GithubInstance, filter: &dyn AccountFilter) -> SystemSnapshot {
+    let counter = RequestCounter::default();
+    let http = match Http::new(inst.http, counter.clone()) {
+        Ok(h) => h,
+        Err(e) => return SystemSnapshot::failed(SYSTEM, &inst.org, e),
+    };
+    let c = Collector {
+        inst,
+        http,
+        base: inst.api_url.trim_end_matches('/').to_string(),
+        token: SecretString::from(String::new()),
+    };
+    let mut snap = match c.run(filter).await {
+        Ok(s) => s,
+        Err(e) => SystemSnapshot::failed(SYSTEM, &inst.org, e),
+    };
+    snap.requests = counter.get();
+    snap
+}
+
+struct Collector<'a> {
+    inst: &'a GithubInstance,
+    http: Http,
+    base: String,
+    token: SecretString,
+}
+
+/// Map a non-success status to an error. `what` is the endpoint, for the message.
+fn classify(what: &str, r: &Reply) -> ProbeError {
+    let msg = serde_json::from_slice::<api::ErrorBody>(&r.body)
+        .ok()
+        .and_then(|b| b.message)
+        .map(|m| residual_probe::redact::redact(&m.chars().take(200).collect::<String>()))
+        .unwrap_or_default();
+    match r.status {
+        401 => ProbeError::Auth(format!("{what}: HTTP 401 {msg}")),
+        403 | 404 => ProbeError::Permission(format!(
+            "{what}: HTTP {} {msg} (the token may lack the scope, role or plan this needs)",
+            r.status
+        )),
+        s => ProbeError::Unexpected(format!("{what}: HTTP {s} {msg}")),
+    }
+}
+
+fn bad(e: String) -> ProbeError {
+    ProbeError::Unexpected(e)
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+/// What the planner decided, for the manifest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Plan {
+    List,
+    Targeted,
+}
+
+impl Collector<'_> {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn request<'r>(&'r self, url: String, path: &'r str) -> Request<'r> {
+        let mut r = Request::get(url, path);
+        r.bearer = Some(&self.token);
+        r.headers
+            .push(("accept", "application/vnd.github+json".into()));
+        r.headers
+            .push(("x-github-api-version", "2022-11-28".into()));
+        r
+    }
+
+    async fn get(&self, url: String, path: &str) -> Result<Reply, ProbeError> {
+        self.http.send(&self.request(url, path)).await
+    }
+
+    /// GET one page and demand 2xx.
+    async fn get_ok(&self, url: String, path: &str) -> Result<Reply, ProbeError> {
+        let r = self.get(url, path).await?;
+        if (200..300).contains(&r.status) {
+            Ok(r)
+        } else {
+            Err(classify(path, &r))
+        }
+    }
+
+    /// Every page of a list endpoint, following `Link: rel="next"` exactly as given.
+    async fn list<T: DeserializeOwned>(
+        &self,
+        first: String,
+        path: &str,
+    ) -> Result<Vec<T>, ProbeError> {
+        let mut out = Vec::new();
+        let mut url = Some(first);
+        let mut pages = 0;
+        while let Some(u) = url {
+            let r = self.get_ok(u, path).await?;
+            let items: Vec<T> = r.json(path)?;
+            out.extend(items);
+            url = link_next(r.header("link"));
+            pages += 1;
+            if pages > 100_000 {
+                return Err(bad(format!("{path}: pagination does not end")));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn authenticate(&mut self) -> Result<String, ProbeError> {
+        match &self.inst.auth {
+            GithubAuth::Token(t) => {
+                self.token = t.clone();
+                let r = self.get_ok(self.url("/user"), "/user").await?;
+                let u: api::SimpleUser = r.json("/user")?;
+                Ok(format!("user {} ({})", u.login, u.id))
+            }
+            GithubAuth::App {
+                app_id,
+                private_key_pem,
+                installation_id,
+            } => {
+                let jwt = app_jwt(*app_id, private_key_pem)?;
+                residual_probe::redact::register(jwt.expose_secret());
+                let mut req = Request::get(self.url("/app"), "/app");
+                req.bearer = Some(&jwt);
+                req.headers
+                    .push(("accept", "application/vnd.github+json".into()));
+                let r = self.http.send(&req).await?;
+                if r.status != 200 {
+                    return Err(classify("/app", &r));
+                }
+                let app: api::App = r.json("/app")?;
+                let path = format!("/app/installations/{installation_id}/access_tokens");
+                let mut req = Request::get(self.url(&path), &path);
+                req.method = residual_probe::http::Method::POST;
+                req.bearer = Some(&jwt);
+                req.headers
+                    .push(("accept", "application/vnd.github+json".into()));
+                let r = self.http.send(&req).await?;
+                if r.status != 201 && r.status != 200 {
+                    return Err(classify(&path, &r));
+                }
+                let tok: api::InstallationToken = r.json(&path)?;
+                residual_probe::redact::register(&tok.token);
+                self.token = SecretString::from(tok.token);
+                Ok(format!(
+                    "app {} ({}) installation {installation_id}",
+                    app.slug.unwrap_or_default(),
+                    app.id
+                ))
+            }
+        }
+    }
+
+    /// SAML NameID (normalised email) → login, or `None` when the org has no SAML provider.
+    async fn saml_identities(&self) -> Result<Option<HashMap<String, String>>, ProbeError> {
+        let url = api::graphql_url(&self.base);
+        let mut map = HashMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let body = serde_json::json!({
+                "query": api::SAML_QUERY,
+                "variables": {"org": self.inst.org, "first": PER_PAGE, "after": after},
+            });
+            let mut req = self.request(url.clone(), "/graphql (SAML identities)");
+            req.method = residual_probe::http::Method::POST;
+            req.headers
+                .push(("content-type", "application/json".into()));
+            req.body = Some(serde_json::to_vec(&body).map_err(|e| bad(e.to_string()))?);
+            let r = self.http.send(&req).await?;
+            if r.status != 200 {
+                return Err(classify("/graphql", &r));
+            }
+            let g: api::GraphQl<api::SamlData> = r.json("/graphql")?;
+            if let Some(e) = g.errors.first() {
+                let m = residual_probe::redact::redact(&e.message);
+                return Err(match e.kind.as_deref() {
+                    Some("FORBIDDEN") | Some("INSUFFICIENT_SCOPES") => {
+                        ProbeError::Permission(format!("/graphql SAML identities: {m}"))
+                    }
+                    _ => ProbeError::Unexpected(format!("/graphql SAML identities: {m}")),
+                });
+            }
+            let org = g.data.and_then(|d| d.organization).ok_or_else(|| {
+                ProbeError::Permission(format!(
+                    "/graphql: organization {} not visible to this token",
+                    self.inst.org
+                ))
+            })?;
+            let Some(idp) = org.saml_identity_provider else {
+                return Ok(None);
+            };
+            let conn = idp.external_identities;
+            for n in conn.nodes {
+                if let (Some(name_id), Some(user)) =
+                    (n.saml_identity.and_then(|s| s.name_id), n.user)
+                {
+                    map.insert(name_id.trim().to_lowercase(), user.login);
+                }
+            }
+            if !conn.page_info.has_next_page {
+                return Ok(Some(map));
+            }
+            after = conn.page_info.end_cursor;
+            if after.is_none() {
+                return Err(bad("/graphql: hasNextPage without endCursor".into()));
+            }
+        }
+    }
+
+    async fn run(mut self, filter: &dyn AccountFilter) -> Result<SystemSnapshot, ProbeError> {
+        let org = self.inst.org.clone();
+        let who = self.authenticate().await?;
+        let mut snap = SystemSnapshot {
+            system: SYSTEM.into(),
+            instance: org.clone(),
+            status: CollectStatus::Complete,
+            authenticated_as: Some(who),
+            observed_at: Some(now()),
+            accounts_enumerated: 0,
+            requests: 0,
+            notes: Vec::new(),
+            accounts: Vec::new(),
+            assets: Vec::new(),
+            gaps: Vec::new(),
+        };
+        let cands = filter.candidates(SYSTEM);
+        let all_checks = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+        // SAML: the email ↔ login directory. Without it, a leaver with no known login could
+        // not be matched, so a failure is a gap against every check.
+        let mut saml: HashMap<String, String> = HashMap::new();
+        // Only a leaver without a GitHub handle needs the directory; for a huge org it is the
+        // most expensive read of the scan (one GraphQL page per 100 identities).
+        let directory = if cands.needs_directory {
+            self.saml_identities().await
+        } else {
+            snap.notes
+                .push("SAML identities not read: every leaver has an explicit GitHub login".into());
+            Ok(Some(HashMap::new()))
+        };
+        match directory {
+            Ok(Some(m)) => {
+                if cands.needs_directory {
+                    snap.notes
+                        .push(format!("SAML SSO: {} linked identities", m.len()));
+                }
+                saml = m;
+            }
+            Ok(None) => snap
+                .notes
+                .push("SAML SSO: not configured for this org; matching by login only".into()),
+            Err(e) => snap.gaps.push(Gap {
+                account_id: None,
+                what: "SAML identities (email to login)".into(),
+                checks: all_checks(&[
+                    "github_org_member",
+                    "github_sso_credential_authorized",
+                    "github_fine_grained_pat_granted",
+                ]),
+                error: e.redacted(),
+            }),
+        }
+        let login_to_nameid: HashMap<String, String> = saml
+            .iter()
+            .map(|(e, l)| (l.to_lowercase(), e.clone()))
+            .collect();
+        let mut logins: BTreeSet<String> = cands.logins.iter().cloned().collect();
+        for e in &cands.emails {
+            if let Some(l) = saml.get(e) {
+                logins.insert(l.to_lowercase());
+            }
+        }
+
+        // Members: the first page prices a full listing.
+        let members_path = format!("/orgs/{org}/members");
+        let first = self
+            .get_ok(
+                self.url(&format!("{members_path}?per_page={PER_PAGE}")),
+                &members_path,
+            )
+            .await?;
+        let last_page = link_rel(first.header("link"), "last")
+            .and_then(|u| page_param(&u))
+            .unwrap_or(1);
+        let list_cost = (last_page - 1) + 1; // remaining member pages + the owners listing
+        let plan = if (logins.len() as u64) < list_cost {
+            Plan::Targeted
+        } else {
+            Plan::List
+        };
+        snap.notes.push(format!(
+            "planner: {} ({} candidate logins to look up vs {} more pages to list {} member page(s))",
+            if plan == Plan::Targeted { "targeted lookups" } else { "full listing" },
+            logins.len(),
+            list_cost,
+            last_page
+        ));
+
+        let mut accounts: BTreeMap<String, Account> = BTreeMap::new(); // lower login → account
+        match plan {
+            Plan::List => {
+                let mut members: Vec<api::SimpleUser> = first.json(&members_path)?;
+                if let Some(next) = link_next(first.header("link")) {
+                    members.extend(self.list::<api::SimpleUser>(next, &members_path).await?);
+                }
+                let owners: Vec<api::SimpleUser> = self
+                    .list(
+                        self.url(&format!("{members_path}?role=admin&per_page={PER_PAGE}")),
+                        &members_path,
+                    )
+                    .await?;
+                let owners: BTreeSet<u64> = owners.iter().map(|u| u.id).collect();
+                snap.accounts_enumerated = members.len() as u64;
+                for u in members {
+                    let role = if owners.contains(&u.id) {
+                        "owner"
+                    } else {
+                        "member"
+                    };
+                    accounts.insert(
+                        u.login.to_lowercase(),
+                        member_account(&u, role, &login_to_nameid),
+                    );
+                }
+            }
+            Plan::Targeted => {
+                let this = &self;
+                let results: Vec<(String, Result<Option<api::Membership>, ProbeError>)> =
+                    futures::stream::iter(logins.iter().cloned().map(|login| async move {
+                        let path = format!("/orgs/{}/memberships/{{username}}", this.inst.org);
+                        let r = this
+                            .get(
+                                this.url(&format!("/orgs/{}/memberships/{login}", this.inst.org)),
+                                &path,
+                            )
+                            .await;
+                        let res = match r {
+                            Ok(r) if r.status == 200 => r.json::<api::Membership>(&path).map(Some),
+                            // Not a member: a determinate answer.
+                            Ok(r) if r.status == 404 => Ok(None),
+                            Ok(r) => Err(classify(&path, &r)),
+                            Err(e) => Err(e),
+                        };
+                        (login, res)
+                    }))
+                    .buffer_unordered(self.inst.concurrency.max(1))
+                    .collect()
+                    .await;
+                snap.accounts_enumerated = logins.len() as u64;
+                for (login, res) in results {
+                    match res? {
+                        Some(m) if m.state == "active" => {
+                            let u = m.user.unwrap_or(api::SimpleUser {
+                                login: login.clone(),
+                                id: 0,
+                            });
+                            let role = if m.role == "admin" { "owner" } else { "member" };
+                            accounts.insert(
+                                u.login.to_lowercase(),
+                                member_account(&u, role, &login_to_nameid),
+                            );
+                        }
+                        // Pending memberships are invitations, listed below.
+                        _ => {}
+                    }
+                }
+            }
+        }
+
+        // Outside collaborators and invitations: small lists in practice, always listed.
+        let path = format!("/orgs/{org}/outside_collaborators");
+        match self
+            .list::<api::SimpleUser>(self.url(&format!("{path}?per_page={PER_PAGE}")), &path)
+            .await
+        {
+            Ok(users) => {
+                for u in users {
+                    let mut a = member_account(&u, "outside collaborator", &login_to_nameid);
+                    a.resource_type = OUTSIDE_COLLABORATOR.into();
+                    a.role = None;
+                    accounts.insert(u.login.to_lowercase(), a);
+                }
+            }
+            Err(e) => snap
+                .gaps
+                .push(gap(&path, &["github_outside_collaborator"], e)),
+        }
+        let path = format!("/orgs/{org}/invitations");
+        match self
+            .list::<api::Invitation>(self.url(&format!("{path}?per_page={PER_PAGE}")), &path)
+            .await
+        {
+            Ok(invs) => {
+                for i in invs {
+                    snap.accounts.push(invitation_account(&i).map_err(bad)?);
+                }
+            }
+            Err(e) => snap
+                .gaps
+                .push(gap(&path, &["github_invitation_pending"], e)),
+        }
+
+        // Teams, as evidence of what a residual member reaches. Skipped when targeted: a
+        // huge org's teams would cost more than the whole targeted scan.
+        if plan == Plan::List {
+            let path = format!("/orgs/{org}/teams");
+            match self.teams(&path).await {
+                Ok(teams) => {
+                    for (login, slugs) in teams {
+                        if let Some(a) = accounts.get_mut(&login) {
+                            a.attributes.insert("teams".into(), slugs.join(";"));
+                        }
+                    }
+                }
+                Err(e) => snap
+                    .notes
+                    .push(format!("teams not read (evidence only): {e}")),
+            }
+        }
+
+        // Targeted calls cover only the accounts some leaver could be.
+        let wanted: Vec<String> = accounts
+            .iter()
+            .filter(|(_, a)| filter.wants(a))
+            .map(|(login, _)| login.clone())
+            .collect();
+
+        // SSO credential authorizations.
+        let path = format!("/orgs/{org}/credential-authorizations");
+        let auths: Result<Vec<api::CredentialAuthorization>, ProbeError> = match plan {
+            Plan::List => {
+                self.list(self.url(&format!("{path}?per_page={PER_PAGE}")), &path)
+                    .await
+            }
+            Plan::Targeted => {
+                let mut all = Vec::new();
+                let mut err = None;
+                for login in &wanted {
+                    match self
+                        .list::<api::CredentialAuthorization>(
+                            self.url(&format!("{path}?per_page={PER_PAGE}&login={login}")),
+                            &path,
+                        )
+                        .await
+                    {
+                        Ok(v) => all.extend(v),
+                        Err(e) => {
+                            err = Some(e);
+                            break;
+                        }
+                    }
+                }
+                match err {
+                    Some(e) => Err(e),
+                    None => Ok(all),
+                }
+            }
+        };
+        match auths {
+            Ok(list) => {
+                for c in list {
+                    let cred = sso_credential(&c).map_err(bad)?;
+                    owner_account(&mut accounts, &c.login, 0)
+                        .credentials
+                        .push(cred);
+                }
+            }
+            Err(e) => snap
+                .gaps
+                .push(gap(&path, &["github_sso_credential_authorized"], e)),
+        }
+
+        // Fine-grained PAT grants (GitHub serves these to GitHub Apps only).
+        let path = format!("/orgs/{org}/personal-access-tokens");
+        let grants: Result<Vec<api::PatGrant>, ProbeError> = match plan {
+            Plan::List => {
+                self.list(self.url(&format!("{path}?per_page={PER_PAGE}")), &path)
+                    .await
+            }
+            Plan::Targeted => {
+                let owners: Vec<&String> = wanted.iter().collect();
+                let mut all = Vec::new();
+                let mut res = Ok(());
+                for chunk in owners.chunks(10) {
+                    let q: String = chunk.iter().map(|o| format!("&owner[]={o}")).collect();
+                    match self
+                        .list::<api::PatGrant>(
+                            self.url(&format!("{path}?per_page={PER_PAGE}{q}")),
+                            &path,
+                        )
+                        .await
+                    {
+                        Ok(v) => all.extend(v),
+                        Err(e) => {
+                            res = Err(e);
+                            break;
+                        }
+                    }
+                }
+                res.map(|_| all)
+            }
+        };
+        match grants {
+            Ok(list) => {
+                for g in list {
+                    let cred = pat_credential(&g).map_err(bad)?;
+                    owner_account(&mut accounts, &g.owner.login, g.owner.id)
+                        .credentials
+                        .push(cred);
+                }
+            }
+            Err(e) => snap
+                .gaps
+                .push(gap(&path, &["github_fine_grained_pat_granted"], e)),
+        }
+
+        // Deploy keys: one request per repository, concurrently.
+        match self.deploy_keys(&org).await {
+            Ok((keys, repos)) => {
+                snap.notes.push(format!(
+                    "deploy keys: {} across {repos} repositories",
+                    keys.len()
+                ));
+                snap.assets.extend(keys);
+            }
+            Err(e) => snap.gaps.push(gap(
+                &format!("/repos/{org}/{{repo}}/keys"),
+                &["github_deploy_key_added_by"],
+                e,
+            )),
+        }
+
+        // Org Actions secrets (names and dates only; GitHub never returns values).
+        let path = format!("/orgs/{org}/actions/secrets");
+        match self.secrets(&path).await {
+            Ok(secrets) => snap.assets.extend(secrets),
+            Err(e) => snap
+                .gaps
+                .push(gap(&path, &["github_org_secret_not_rotated"], e)),
+        }
+
+        for a in accounts.values_mut() {
+            a.detailed = true;
+        }
+        snap.accounts.extend(accounts.into_values());
+        snap.accounts
+            .sort_by(|a, b| (&a.resource_type, &a.id).cmp(&(&b.resource_type, &b.id)));
+        snap.assets.sort_by(|a, b| a.id.cmp(&b.id));
+        let rate = self.http.rate();
+        if let (Some(rem), Some(lim)) = (rate.remaining, rate.limit) {
+            snap.notes.push(format!(
+                "rate limit: {rem} of {lim} remaining{}",
+                rate.reset
+                    .and_then(|r| OffsetDateTime::from_unix_timestamp(r).ok())
+                    .map(|t| format!(", resets {}", fmt(t)))
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(snap)
+    }
+
+    async fn teams(&self, path: &str) -> Result<BTreeMap<String, Vec<String>>, ProbeError> {
+        let teams: Vec<api::Team> = self
+            .list(self.url(&format!("{path}?per_page={PER_PAGE}")), path)
+            .await?;
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mpath = format!("/orgs/{}/teams/{{team_slug}}/members", self.inst.org);
+        for t in teams {
+            let members: Vec<api::SimpleUser> = self
+                .list(
+                    self.url(&format!(
+                        "/orgs/{}/teams/{}/members?per_page={PER_PAGE}",
+                        self.inst.org, t.slug
+                    )),
+                    &mpath,
+                )
+                .await?;
+            for m in members {
+                out.entry(m.login.to_lowercase())
+                    .or_default()
+                    .push(t.slug.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn deploy_keys(&self, org: &str) -> Result<(Vec<Asset>, usize), ProbeError> {
+        let rpath = format!("/orgs/{org}/repos");
+        let repos: Vec<api::Repo> = self
+            .list(
+                self.url(&format!("{rpath}?per_page={PER_PAGE}&type=all")),
+                &rpath,
+            )
+            .await?;
+        let kpath = format!("/repos/{org}/{{repo}}/keys");
+        let n = repos.len();
+        // Owned values into the stream: borrowed ones trip async-trait's Send inference.
+        let results: Vec<Result<Vec<Asset>, ProbeError>> =
+            futures::stream::iter(repos.into_iter().map(|repo| {
+                let kpath = kpath.clone();
+                async move {
+                    let keys: Vec<api::DeployKey> = self
+                        .list(
+                            self.url(&format!(
+                                "/repos/{}/keys?per_page={PER_PAGE}",
+                                repo.full_name
+                            )),
+                            &kpath,
+                        )
+                        .await?;
+                    keys.iter()
+                        .map(|k| deploy_key_asset(&repo, k).map_err(bad))
+                        .collect()
+                }
+            }))
+            .buffer_unordered(self.inst.concurrency.max(1))
+            .collect()
+            .await;
+        let mut out = Vec::new();
+        for r in results {
+            out.extend(r?);
+        }
+        Ok((out, n))
+    }
+
+    async fn secrets(&self, path: &str) -> Result<Vec<Asset>, ProbeError> {
+        let mut out = Vec::new();
+        let mut url = Some(self.url(&format!("{path}?per_page={PER_PAGE}")));
+        while let Some(u) = url {
+            let r = self.get_ok(u, path).await?;
+            let page: api::SecretsPage = r.json(path)?;
+            for s in &page.secrets {
+                out.push(secret_asset(&self.inst.org, s).map_err(bad)?);
+            }
+            url = link_next(r.header("link"));
+            if out.len() as u64 > page.total_count + PER_PAGE as u64 {
+                return Err(bad(format!(
+                    "{path}: more secrets than total_count {}",
+                    page.total_count
+                )));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn fmt(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn gap(what: &str, checks: &[&str], e: ProbeError) -> Gap {
+    Gap {
+        account_id: None,
+        what: what.to_string(),
+        checks: checks.iter().map(|s| s.to_string()).collect(),
+        error: e.redacted(),
+    }
+}
+
+/// `page=N` of a Link URL.
+fn page_param(url: &str) -> Option<u64> {
+    url.split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("page="))
+        .and_then(|v| v.parse().ok())
+}
+
+fn member_account(u: &api::SimpleUser, role: &str, saml: &HashMap<String, String>) -> Account {
+    let mut attributes = BTreeMap::new();
+    let mut emails = Vec::new();
+    if let Some(n) = saml.get(&u.login.to_lowercase()) {
+        emails.push(n.clone());
+        attributes.insert("saml_name_id".into(), n.clone());
+    }
+    Account {
+        id: if u.id > 0 {
+            format!("user/{}", u.id)
+        } else {
+            format!("login/{}", u.login)
+        },
+        resource_type: MEMBER.into(),
+        name: u.login.clone(),
+        usernames: vec![u.login.clone()],
+        emails,
+        external_ids: vec![],
+        owner_refs: vec![],
+        state: AccountState::Active,
+        role: Some(role.to_string()),
+        privileges: if role == "owner" {
+            vec!["organization owner".into()]
+        } else {
+            vec![]
+        },
+        created_at: None,
+        last_login_at: None,
+        credentials: vec![],
+        detailed: true,
+        attributes,
+    }
+}
+
+/// The account a token belongs to; a token owner who is no longer a member or collaborator
+/// still gets an account, so the token is not lost.
+fn owner_account<'m>(
+    accounts: &'m mut BTreeMap<String, Account>,
+    login: &str,
+    id: u64,
+) -> &'m mut Account {
+    accounts.entry(login.to_lowercase()).or_insert_with(|| {
+        let mut a = member_account(
+            &api::SimpleUser {
+                login: login.to_string(),
+                id,
+            },
+            "token owner",
+            &HashMap::new(),
+        );
+        a.resource_type = TOKEN_OWNER.into();
+        a.role = None;
+        a
+    })
+}
+
+fn invitation_account(i: &api::Invitation) -> Result<Account, String> {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("invitation_role".into(), i.role.clone());
+    if let Some(inv) = &i.inviter {
+        attributes.insert("inviter".into(), inv.login.clone());
+    }
+    Ok(Account {
+        id: format!("invitation/{}", i.id),
+        resource_type: INVITATION.into(),
+        name: i
+            .login
+            .clone()
+            .or_else(|| i.email.clone())
+            .unwrap_or_else(|| format!("invitation {}", i.id)),
+        usernames: i.login.iter().cloned().collect(),
+        emails: i.email.iter().cloned().collect(),
+        external_ids: vec![],
+        owner_refs: vec![],
+        state: AccountState::Pending,
+        role: None,
+        privileges: vec![],
+        created_at: Some(api::time_of("invitation created_at", &i.created_at)?),
+        last_login_at: None,
+        credentials: vec![],
+        detailed: true,
+        attributes,
+    })
+}
+
+fn sso_credential(c: &api::CredentialAuthorization) -> Result<Credential, String> {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("credential_type".into(), c.credential_type.clone());
+    attributes.insert("authorized_at".into(), c.credential_authorized_at.clone());
+    if let Some(s) = &c.scopes {
+        attributes.insert("scopes".into(), s.join(" "));
+    }
+    if let Some(f) = &c.fingerprint {
+        attributes.insert("fingerprint".into(), f.clone());
+    }
+    let name = match (&c.token_last_eight, &c.authorized_credential_title) {
+        (Some(last8), _) => format!("{} …{last8}", c.credential_type),
+        (None, Some(t)) => format!("{} {t}", c.credential_type),
+        _ => c.credential_type.clone(),
+    };
+    Ok(Credential {
+        id: c.credential_id.to_string(),
+        resource_type: SSO_CREDENTIAL.into(),
+        name: Some(name),
+        active: true,
+        created_at: Some(api::time_of(
+            "credential_authorized_at",
+            &c.credential_authorized_at,
+        )?),
+        last_used_at: api::opt_time_of("credential_accessed_at", &c.credential_accessed_at)?,
+        last_use_tracked: true,
+        expires_at: api::opt_time_of(
+            "authorized_credential_expires_at",
+            &c.authorized_credential_expires_at,
+        )?,
+        attributes,
+    })
+}
+
+fn pat_credential(g: &api::PatGrant) -> Result<Credential, String> {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("token_id".into(), g.token_id.to_string());
+    attributes.insert(
+        "repository_selection".into(),
+        g.repository_selection.clone(),
+    );
+    attributes.insert("access_granted_at".into(), g.access_granted_at.clone());
+    Ok(Credential {
+        id: g.id.to_string(),
+        resource_type: FINE_GRAINED_PAT.into(),
+        name: Some(g.token_name.clone()),
+        active: !g.token_expired,
+        created_at: Some(api::time_of("access_granted_at", &g.access_granted_at)?),
+        last_used_at: api::opt_time_of("token_last_used_at", &g.token_last_used_at)?,
+        last_use_tracked: true,
+        expires_at: api::opt_time_of("token_expires_at", &g.token_expires_at)?,
+        attributes,
+    })
+}
+
+fn deploy_key_asset(repo: &api::Repo, k: &api::DeployKey) -> Result<Asset, String> {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("repository".into(), repo.full_name.clone());
+    attributes.insert(
+        "access".into(),
+        if k.read_only {
+            "read-only"
+        } else {
+            "read-write"
+        }
+        .into(),
+    );
+    if repo.archived {
+        attributes.insert("archived".into(), "true".into());
+    }
+    Ok(Asset {
+        id: format!("{}/keys/{}", repo.full_name, k.id),
+        resource_type: DEPLOY_KEY.into(),
+        name: format!("{}: {}", repo.name, k.title),
+        owner_refs: k
+            .added_by
+            .iter()
+            .map(|l| OwnerRef {
+                key: "added_by".into(),
+                value: l.clone(),
+            })
+            .collect(),
+        trusted_principals: vec![],
+        created_at: Some(api::time_of("deploy key created_at", &k.created_at)?),
+        last_changed_at: None,
+        last_used_at: api::opt_time_of("deploy key last_used", &k.last_used)?,
+        last_use_tracked: true,
+        readable_by_role: None,
+        attributes,
+    })
+}
+
+fn secret_asset(org: &str, s: &api::OrgSecret) -> Result<Asset, String> {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("visibility".into(), s.visibility.clone());
+    Ok(Asset {
+        id: format!("{org}/actions/secrets/{}", s.name),
+        resource_type: ORG_SECRET.into(),
+        name: s.name.clone(),
+        owner_refs: vec![],
+        trusted_principals: vec![],
+        created_at: Some(api::time_of("secret created_at", &s.created_at)?),
+        last_changed_at: Some(api::time_of("secret updated_at", &s.updated_at)?),
+        last_used_at: None,
+        last_use_tracked: false,
+        // Org owners administer Actions secrets and the workflows that read them.
+        readable_by_role: Some("owner".into()),
+        attributes,
+    })
+}
+
+/// A GitHub App JWT (RS256, `iss` = app id, valid ten minutes with a minute of clock skew).
+fn app_jwt(app_id: u64, pem: &SecretString) -> Result<SecretString, ProbeError> {
+    #[derive(serde::Serialize)]
+    struct Claims {
+        iat: i64,
+        exp: i64,
+        iss: String,
+    }
+    let now = now().unix_timestamp();
+    let key =
+        jsonwebtoken::EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).map_err(|_| {
+            ProbeError::Config("private_key_file is not an RSA private key in PEM form".into())
+        })?;
+    let claims = Claims {
+        iat: now - 60,
+        exp: now + 540,
+        iss: app_id.to_string(),
+    };
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .map(SecretString::from)
+    .map_err(|_| ProbeError::Config("could not sign the GitHub App JWT".into()))
+}
