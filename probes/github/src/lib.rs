@@ -295,6 +295,7 @@ impl Collector<'_> {
     async fn run(mut self, filter: &dyn AccountFilter) -> Result<SystemSnapshot, ProbeError> {
         let org = self.inst.org.clone();
         let who = self.authenticate().await?;
+        let this = &self;
         let mut snap = SystemSnapshot {
             system: SYSTEM.into(),
             instance: org.clone(),
@@ -309,155 +310,36 @@ impl Collector<'_> {
             gaps: Vec::new(),
         };
         let cands = filter.candidates(SYSTEM);
-        let all_checks = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let collab_path = format!("/orgs/{org}/outside_collaborators");
+        let inv_path = format!("/orgs/{org}/invitations");
+        let secrets_path = format!("/orgs/{org}/actions/secrets");
 
-        // SAML: the email ↔ login directory. Without it, a leaver with no known login could
-        // not be matched, so a failure is a gap against every check.
-        let mut saml: HashMap<String, String> = HashMap::new();
-        // Only a leaver without a GitHub handle needs the directory; for a huge org it is the
-        // most expensive read of the scan (one GraphQL page per 100 identities).
-        let directory = if cands.needs_directory {
-            self.saml_identities().await
-        } else {
-            snap.notes
-                .push("SAML identities not read: every leaver has an explicit GitHub login".into());
-            Ok(Some(HashMap::new()))
-        };
-        match directory {
-            Ok(Some(m)) => {
-                if cands.needs_directory {
-                    snap.notes
-                        .push(format!("SAML SSO: {} linked identities", m.len()));
-                }
-                saml = m;
-            }
-            Ok(None) => snap
-                .notes
-                .push("SAML SSO: not configured for this org; matching by login only".into()),
-            Err(e) => snap.gaps.push(Gap {
-                account_id: None,
-                what: "SAML identities (email to login)".into(),
-                checks: all_checks(&[
-                    "github_org_member",
-                    "github_sso_credential_authorized",
-                    "github_fine_grained_pat_granted",
-                ]),
-                error: e.redacted(),
-            }),
-        }
-        let login_to_nameid: HashMap<String, String> = saml
-            .iter()
-            .map(|(e, l)| (l.to_lowercase(), e.clone()))
-            .collect();
-        let mut logins: BTreeSet<String> = cands.logins.iter().cloned().collect();
-        for e in &cands.emails {
-            if let Some(l) = saml.get(e) {
-                logins.insert(l.to_lowercase());
-            }
-        }
-
-        // Members: the first page prices a full listing.
-        let members_path = format!("/orgs/{org}/members");
-        let first = self
-            .get_ok(
-                self.url(&format!("{members_path}?per_page={PER_PAGE}")),
-                &members_path,
+        // What does not depend on who the members are starts at once, beside the membership
+        // reads: collaborators, invitations, deploy keys (one request per repository), secrets.
+        let independent = async {
+            futures::join!(
+                this.list::<api::SimpleUser>(
+                    this.url(&format!("{collab_path}?per_page={PER_PAGE}")),
+                    &collab_path
+                ),
+                this.list::<api::Invitation>(
+                    this.url(&format!("{inv_path}?per_page={PER_PAGE}")),
+                    &inv_path
+                ),
+                this.deploy_keys(&org),
+                this.secrets(&secrets_path),
             )
-            .await?;
-        let last_page = link_rel(first.header("link"), "last")
-            .and_then(|u| page_param(&u))
-            .unwrap_or(1);
-        let list_cost = (last_page - 1) + 1; // remaining member pages + the owners listing
-        let plan = if (logins.len() as u64) < list_cost {
-            Plan::Targeted
-        } else {
-            Plan::List
         };
-        snap.notes.push(format!(
-            "planner: {} ({} candidate logins to look up vs {} more pages to list {} member page(s))",
-            if plan == Plan::Targeted { "targeted lookups" } else { "full listing" },
-            logins.len(),
-            list_cost,
-            last_page
-        ));
+        let (core, (collabs, invitations, keys, secrets)) =
+            futures::join!(this.membership(&cands), independent);
+        let core = core?;
+        snap.notes.extend(core.notes);
+        snap.gaps.extend(core.gaps);
+        snap.accounts_enumerated = core.enumerated;
+        let (plan, login_to_nameid, mut accounts) =
+            (core.plan, core.login_to_nameid, core.accounts);
 
-        let mut accounts: BTreeMap<String, Account> = BTreeMap::new(); // lower login → account
-        match plan {
-            Plan::List => {
-                let mut members: Vec<api::SimpleUser> = first.json(&members_path)?;
-                if let Some(next) = link_next(first.header("link")) {
-                    members.extend(self.list::<api::SimpleUser>(next, &members_path).await?);
-                }
-                let owners: Vec<api::SimpleUser> = self
-                    .list(
-                        self.url(&format!("{members_path}?role=admin&per_page={PER_PAGE}")),
-                        &members_path,
-                    )
-                    .await?;
-                let owners: BTreeSet<u64> = owners.iter().map(|u| u.id).collect();
-                snap.accounts_enumerated = members.len() as u64;
-                for u in members {
-                    let role = if owners.contains(&u.id) {
-                        "owner"
-                    } else {
-                        "member"
-                    };
-                    accounts.insert(
-                        u.login.to_lowercase(),
-                        member_account(&u, role, &login_to_nameid),
-                    );
-                }
-            }
-            Plan::Targeted => {
-                let this = &self;
-                let results: Vec<(String, Result<Option<api::Membership>, ProbeError>)> =
-                    futures::stream::iter(logins.iter().cloned().map(|login| async move {
-                        let path = format!("/orgs/{}/memberships/{{username}}", this.inst.org);
-                        let r = this
-                            .get(
-                                this.url(&format!("/orgs/{}/memberships/{login}", this.inst.org)),
-                                &path,
-                            )
-                            .await;
-                        let res = match r {
-                            Ok(r) if r.status == 200 => r.json::<api::Membership>(&path).map(Some),
-                            // Not a member: a determinate answer.
-                            Ok(r) if r.status == 404 => Ok(None),
-                            Ok(r) => Err(classify(&path, &r)),
-                            Err(e) => Err(e),
-                        };
-                        (login, res)
-                    }))
-                    .buffer_unordered(self.inst.concurrency.max(1))
-                    .collect()
-                    .await;
-                snap.accounts_enumerated = logins.len() as u64;
-                for (login, res) in results {
-                    match res? {
-                        Some(m) if m.state == "active" => {
-                            let u = m.user.unwrap_or(api::SimpleUser {
-                                login: login.clone(),
-                                id: 0,
-                            });
-                            let role = if m.role == "admin" { "owner" } else { "member" };
-                            accounts.insert(
-                                u.login.to_lowercase(),
-                                member_account(&u, role, &login_to_nameid),
-                            );
-                        }
-                        // Pending memberships are invitations, listed below.
-                        _ => {}
-                    }
-                }
-            }
-        }
-
-        // Outside collaborators and invitations: small lists in practice, always listed.
-        let path = format!("/orgs/{org}/outside_collaborators");
-        match self
-            .list::<api::SimpleUser>(self.url(&format!("{path}?per_page={PER_PAGE}")), &path)
-            .await
-        {
+        match collabs {
             Ok(users) => {
                 for u in users {
                     let mut a = member_account(&u, "outside collaborator", &login_to_nameid);
@@ -468,13 +350,9 @@ impl Collector<'_> {
             }
             Err(e) => snap
                 .gaps
-                .push(gap(&path, &["github_outside_collaborator"], e)),
+                .push(gap(&collab_path, &["github_outside_collaborator"], e)),
         }
-        let path = format!("/orgs/{org}/invitations");
-        match self
-            .list::<api::Invitation>(self.url(&format!("{path}?per_page={PER_PAGE}")), &path)
-            .await
-        {
+        match invitations {
             Ok(invs) => {
                 for i in invs {
                     snap.accounts.push(invitation_account(&i).map_err(bad)?);
@@ -482,125 +360,9 @@ impl Collector<'_> {
             }
             Err(e) => snap
                 .gaps
-                .push(gap(&path, &["github_invitation_pending"], e)),
+                .push(gap(&inv_path, &["github_invitation_pending"], e)),
         }
-
-        // Teams, as evidence of what a residual member reaches. Skipped when targeted: a
-        // huge org's teams would cost more than the whole targeted scan.
-        if plan == Plan::List {
-            let path = format!("/orgs/{org}/teams");
-            match self.teams(&path).await {
-                Ok(teams) => {
-                    for (login, slugs) in teams {
-                        if let Some(a) = accounts.get_mut(&login) {
-                            a.attributes.insert("teams".into(), slugs.join(";"));
-                        }
-                    }
-                }
-                Err(e) => snap
-                    .notes
-                    .push(format!("teams not read (evidence only): {e}")),
-            }
-        }
-
-        // Targeted calls cover only the accounts some leaver could be.
-        let wanted: Vec<String> = accounts
-            .iter()
-            .filter(|(_, a)| filter.wants(a))
-            .map(|(login, _)| login.clone())
-            .collect();
-
-        // SSO credential authorizations.
-        let path = format!("/orgs/{org}/credential-authorizations");
-        let auths: Result<Vec<api::CredentialAuthorization>, ProbeError> = match plan {
-            Plan::List => {
-                self.list(self.url(&format!("{path}?per_page={PER_PAGE}")), &path)
-                    .await
-            }
-            Plan::Targeted => {
-                let mut all = Vec::new();
-                let mut err = None;
-                for login in &wanted {
-                    match self
-                        .list::<api::CredentialAuthorization>(
-                            self.url(&format!("{path}?per_page={PER_PAGE}&login={login}")),
-                            &path,
-                        )
-                        .await
-                    {
-                        Ok(v) => all.extend(v),
-                        Err(e) => {
-                            err = Some(e);
-                            break;
-                        }
-                    }
-                }
-                match err {
-                    Some(e) => Err(e),
-                    None => Ok(all),
-                }
-            }
-        };
-        match auths {
-            Ok(list) => {
-                for c in list {
-                    let cred = sso_credential(&c).map_err(bad)?;
-                    owner_account(&mut accounts, &c.login, 0)
-                        .credentials
-                        .push(cred);
-                }
-            }
-            Err(e) => snap
-                .gaps
-                .push(gap(&path, &["github_sso_credential_authorized"], e)),
-        }
-
-        // Fine-grained PAT grants (GitHub serves these to GitHub Apps only).
-        let path = format!("/orgs/{org}/personal-access-tokens");
-        let grants: Result<Vec<api::PatGrant>, ProbeError> = match plan {
-            Plan::List => {
-                self.list(self.url(&format!("{path}?per_page={PER_PAGE}")), &path)
-                    .await
-            }
-            Plan::Targeted => {
-                let owners: Vec<&String> = wanted.iter().collect();
-                let mut all = Vec::new();
-                let mut res = Ok(());
-                for chunk in owners.chunks(10) {
-                    let q: String = chunk.iter().map(|o| format!("&owner[]={o}")).collect();
-                    match self
-                        .list::<api::PatGrant>(
-                            self.url(&format!("{path}?per_page={PER_PAGE}{q}")),
-                            &path,
-                        )
-                        .await
-                    {
-                        Ok(v) => all.extend(v),
-                        Err(e) => {
-                            res = Err(e);
-                            break;
-                        }
-                    }
-                }
-                res.map(|_| all)
-            }
-        };
-        match grants {
-            Ok(list) => {
-                for g in list {
-                    let cred = pat_credential(&g).map_err(bad)?;
-                    owner_account(&mut accounts, &g.owner.login, g.owner.id)
-                        .credentials
-                        .push(cred);
-                }
-            }
-            Err(e) => snap
-                .gaps
-                .push(gap(&path, &["github_fine_grained_pat_granted"], e)),
-        }
-
-        // Deploy keys: one request per repository, concurrently.
-        match self.deploy_keys(&org).await {
+        match keys {
             Ok((keys, repos)) => {
                 snap.notes.push(format!(
                     "deploy keys: {} across {repos} repositories",
@@ -614,14 +376,73 @@ impl Collector<'_> {
                 e,
             )),
         }
-
-        // Org Actions secrets (names and dates only; GitHub never returns values).
-        let path = format!("/orgs/{org}/actions/secrets");
-        match self.secrets(&path).await {
+        match secrets {
             Ok(secrets) => snap.assets.extend(secrets),
             Err(e) => snap
                 .gaps
-                .push(gap(&path, &["github_org_secret_not_rotated"], e)),
+                .push(gap(&secrets_path, &["github_org_secret_not_rotated"], e)),
+        }
+
+        // Targeted calls cover only the accounts some leaver could be.
+        let wanted: Vec<String> = accounts
+            .iter()
+            .filter(|(_, a)| filter.wants(a))
+            .map(|(login, _)| login.clone())
+            .collect();
+        let cred_path = format!("/orgs/{org}/credential-authorizations");
+        let pat_path = format!("/orgs/{org}/personal-access-tokens");
+        let teams_path = format!("/orgs/{org}/teams");
+        let (auths, grants, teams) = futures::join!(
+            this.credential_authorizations(plan, &cred_path, &wanted),
+            this.pat_grants(plan, &pat_path, &wanted),
+            async {
+                // Teams are evidence only; a huge org's teams would cost more than the whole
+                // targeted scan, so they are read when listing.
+                if plan == Plan::List {
+                    Some(this.teams(&teams_path).await)
+                } else {
+                    None
+                }
+            },
+        );
+        match auths {
+            Ok(list) => {
+                for c in list {
+                    let cred = sso_credential(&c).map_err(bad)?;
+                    owner_account(&mut accounts, &c.login, 0)
+                        .credentials
+                        .push(cred);
+                }
+            }
+            Err(e) => snap
+                .gaps
+                .push(gap(&cred_path, &["github_sso_credential_authorized"], e)),
+        }
+        match grants {
+            Ok(list) => {
+                for g in list {
+                    let cred = pat_credential(&g).map_err(bad)?;
+                    owner_account(&mut accounts, &g.owner.login, g.owner.id)
+                        .credentials
+                        .push(cred);
+                }
+            }
+            Err(e) => snap
+                .gaps
+                .push(gap(&pat_path, &["github_fine_grained_pat_granted"], e)),
+        }
+        match teams {
+            Some(Ok(teams)) => {
+                for (login, slugs) in teams {
+                    if let Some(a) = accounts.get_mut(&login) {
+                        a.attributes.insert("teams".into(), slugs.join(";"));
+                    }
+                }
+            }
+            Some(Err(e)) => snap
+                .notes
+                .push(format!("teams not read (evidence only): {e}")),
+            None => snap.notes.push("teams not read: targeted plan".into()),
         }
 
         for a in accounts.values_mut() {
@@ -631,7 +452,7 @@ impl Collector<'_> {
         snap.accounts
             .sort_by(|a, b| (&a.resource_type, &a.id).cmp(&(&b.resource_type, &b.id)));
         snap.assets.sort_by(|a, b| a.id.cmp(&b.id));
-        let rate = self.http.rate();
+        let rate = this.http.rate();
         if let (Some(rem), Some(lim)) = (rate.remaining, rate.limit) {
             snap.notes.push(format!(
                 "rate limit: {rem} of {lim} remaining{}",
@@ -644,29 +465,293 @@ impl Collector<'_> {
         Ok(snap)
     }
 
+    /// Who is a member, and with which role: the SAML directory (when a leaver needs it),
+    /// the planner's choice, then a full listing or targeted lookups.
+    async fn membership(&self, cands: &residual_probe::Candidates) -> Result<Core, ProbeError> {
+        let org = &self.inst.org;
+        let mut core = Core {
+            plan: Plan::List,
+            login_to_nameid: HashMap::new(),
+            accounts: BTreeMap::new(),
+            enumerated: 0,
+            notes: Vec::new(),
+            gaps: Vec::new(),
+        };
+        let members_path = format!("/orgs/{org}/members");
+        let first_url = self.url(&format!("{members_path}?per_page={PER_PAGE}"));
+        // Only a leaver without a GitHub handle needs the directory; for a huge org it is the
+        // most expensive read of the scan (one GraphQL page per 100 identities).
+        let (directory, first) = futures::join!(
+            async {
+                if cands.needs_directory {
+                    self.saml_identities().await
+                } else {
+                    Ok(Some(HashMap::new()))
+                }
+            },
+            self.get_ok(first_url, &members_path),
+        );
+        let mut saml: HashMap<String, String> = HashMap::new();
+        match directory {
+            Ok(Some(m)) if cands.needs_directory => {
+                core.notes
+                    .push(format!("SAML SSO: {} linked identities", m.len()));
+                saml = m;
+            }
+            Ok(Some(_)) => core
+                .notes
+                .push("SAML identities not read: every leaver has an explicit GitHub login".into()),
+            Ok(None) => core
+                .notes
+                .push("SAML SSO: not configured for this org; matching by login only".into()),
+            // Without the directory a leaver with no known login could not be matched: a gap
+            // against every check, never "no account".
+            Err(e) => core.gaps.push(Gap {
+                account_id: None,
+                what: "SAML identities (email to login)".into(),
+                checks: [
+                    "github_org_member",
+                    "github_sso_credential_authorized",
+                    "github_fine_grained_pat_granted",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+                error: e.redacted(),
+            }),
+        }
+        core.login_to_nameid = saml
+            .iter()
+            .map(|(e, l)| (l.to_lowercase(), e.clone()))
+            .collect();
+        let mut logins: BTreeSet<String> = cands.logins.iter().cloned().collect();
+        for e in &cands.emails {
+            if let Some(l) = saml.get(e) {
+                logins.insert(l.to_lowercase());
+            }
+        }
+
+        // The first members page prices a full listing.
+        let first = first?;
+        let last_page = link_rel(first.header("link"), "last")
+            .and_then(|u| page_param(&u))
+            .unwrap_or(1);
+        let list_cost = (last_page - 1) + 1; // remaining member pages + the owners listing
+        core.plan = if (logins.len() as u64) < list_cost {
+            Plan::Targeted
+        } else {
+            Plan::List
+        };
+        core.notes.push(format!(
+            "planner: {} ({} candidate logins to look up vs {} more pages to list {} member page(s))",
+            if core.plan == Plan::Targeted { "targeted lookups" } else { "full listing" },
+            logins.len(),
+            list_cost,
+            last_page
+        ));
+        match core.plan {
+            Plan::List => {
+                let mut members: Vec<api::SimpleUser> = first.json(&members_path)?;
+                let (rest, owners) = futures::join!(
+                    self.rest_of_pages::<api::SimpleUser>(&first, &members_path),
+                    self.list::<api::SimpleUser>(
+                        self.url(&format!("{members_path}?role=admin&per_page={PER_PAGE}")),
+                        &members_path
+                    ),
+                );
+                members.extend(rest?);
+                let owners: BTreeSet<u64> = owners?.iter().map(|u| u.id).collect();
+                core.enumerated = members.len() as u64;
+                for u in members {
+                    let role = if owners.contains(&u.id) {
+                        "owner"
+                    } else {
+                        "member"
+                    };
+                    core.accounts.insert(
+                        u.login.to_lowercase(),
+                        member_account(&u, role, &core.login_to_nameid),
+                    );
+                }
+            }
+            Plan::Targeted => {
+                let path = format!("/orgs/{org}/memberships/{{username}}");
+                let results: Vec<(String, Result<Option<api::Membership>, ProbeError>)> =
+                    futures::stream::iter(logins.iter().cloned().map(|login| {
+                        let path = path.clone();
+                        async move {
+                            let r = self
+                                .get(
+                                    self.url(&format!(
+                                        "/orgs/{}/memberships/{login}",
+                                        self.inst.org
+                                    )),
+                                    &path,
+                                )
+                                .await;
+                            let res = match r {
+                                Ok(r) if r.status == 200 => {
+                                    r.json::<api::Membership>(&path).map(Some)
+                                }
+                                // Not a member: a determinate answer.
+                                Ok(r) if r.status == 404 => Ok(None),
+                                Ok(r) => Err(classify(&path, &r)),
+                                Err(e) => Err(e),
+                            };
+                            (login, res)
+                        }
+                    }))
+                    .buffer_unordered(self.inst.concurrency.max(1))
+                    .collect()
+                    .await;
+                core.enumerated = logins.len() as u64;
+                for (login, res) in results {
+                    // Pending memberships are invitations, listed separately.
+                    if let Some(m) = res?.filter(|m| m.state == "active") {
+                        let u = m.user.unwrap_or(api::SimpleUser {
+                            login: login.clone(),
+                            id: 0,
+                        });
+                        let role = if m.role == "admin" { "owner" } else { "member" };
+                        core.accounts.insert(
+                            u.login.to_lowercase(),
+                            member_account(&u, role, &core.login_to_nameid),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(core)
+    }
+
+    /// Pages 2..N of a page-numbered list, fetched concurrently: their URLs are the server's
+    /// own `rel="next"` link with only `page=` changed. A list without page numbers in its
+    /// links is followed one `next` at a time instead.
+    async fn rest_of_pages<T: DeserializeOwned>(
+        &self,
+        first: &Reply,
+        path: &str,
+    ) -> Result<Vec<T>, ProbeError> {
+        let link = first.header("link");
+        let (Some(next), Some(last)) = (
+            link_next(link),
+            link_rel(link, "last").and_then(|u| page_param(&u)),
+        ) else {
+            return match link_next(link) {
+                Some(next) => self.list(next, path).await,
+                None => Ok(Vec::new()),
+            };
+        };
+        if page_param(&next) != Some(2) || last > 100_000 {
+            return self.list(next, path).await;
+        }
+        let pages: Vec<Result<(u64, Vec<T>), ProbeError>> =
+            futures::stream::iter((2..=last).map(|p| {
+                let url = with_page(&next, p);
+                async move {
+                    let r = self.get_ok(url, path).await?;
+                    Ok((p, r.json::<Vec<T>>(path)?))
+                }
+            }))
+            .buffer_unordered(self.inst.concurrency.max(1))
+            .collect()
+            .await;
+        let mut pages = pages.into_iter().collect::<Result<Vec<_>, _>>()?;
+        pages.sort_by_key(|(p, _)| *p);
+        Ok(pages.into_iter().flat_map(|(_, v)| v).collect())
+    }
+
     async fn teams(&self, path: &str) -> Result<BTreeMap<String, Vec<String>>, ProbeError> {
         let teams: Vec<api::Team> = self
             .list(self.url(&format!("{path}?per_page={PER_PAGE}")), path)
             .await?;
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mpath = format!("/orgs/{}/teams/{{team_slug}}/members", self.inst.org);
-        for t in teams {
-            let members: Vec<api::SimpleUser> = self
-                .list(
-                    self.url(&format!(
+        let results: Vec<Result<(String, Vec<api::SimpleUser>), ProbeError>> =
+            futures::stream::iter(teams.into_iter().map(|t| {
+                let mpath = mpath.clone();
+                async move {
+                    let url = self.url(&format!(
                         "/orgs/{}/teams/{}/members?per_page={PER_PAGE}",
                         self.inst.org, t.slug
-                    )),
-                    &mpath,
-                )
-                .await?;
+                    ));
+                    self.list::<api::SimpleUser>(url, &mpath)
+                        .await
+                        .map(|m| (t.slug, m))
+                }
+            }))
+            .buffer_unordered(self.inst.concurrency.max(1))
+            .collect()
+            .await;
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in results {
+            let (slug, members) = r?;
             for m in members {
                 out.entry(m.login.to_lowercase())
                     .or_default()
-                    .push(t.slug.clone());
+                    .push(slug.clone());
             }
         }
+        for slugs in out.values_mut() {
+            slugs.sort();
+        }
         Ok(out)
+    }
+
+    /// All authorizations when listing; one filtered query per wanted login when targeted.
+    async fn credential_authorizations(
+        &self,
+        plan: Plan,
+        path: &str,
+        wanted: &[String],
+    ) -> Result<Vec<api::CredentialAuthorization>, ProbeError> {
+        match plan {
+            Plan::List => {
+                self.list(self.url(&format!("{path}?per_page={PER_PAGE}")), path)
+                    .await
+            }
+            Plan::Targeted => {
+                let mut all = Vec::new();
+                for login in wanted {
+                    all.extend(
+                        self.list::<api::CredentialAuthorization>(
+                            self.url(&format!("{path}?per_page={PER_PAGE}&login={login}")),
+                            path,
+                        )
+                        .await?,
+                    );
+                }
+                Ok(all)
+            }
+        }
+    }
+
+    /// All grants when listing; `owner[]` filters, ten owners a query, when targeted.
+    async fn pat_grants(
+        &self,
+        plan: Plan,
+        path: &str,
+        wanted: &[String],
+    ) -> Result<Vec<api::PatGrant>, ProbeError> {
+        match plan {
+            Plan::List => {
+                self.list(self.url(&format!("{path}?per_page={PER_PAGE}")), path)
+                    .await
+            }
+            Plan::Targeted => {
+                let mut all = Vec::new();
+                for chunk in wanted.chunks(10) {
+                    let q: String = chunk.iter().map(|o| format!("&owner[]={o}")).collect();
+                    all.extend(
+                        self.list::<api::PatGrant>(
+                            self.url(&format!("{path}?per_page={PER_PAGE}{q}")),
+                            path,
+                        )
+                        .await?,
+                    );
+                }
+                Ok(all)
+            }
+        }
     }
 
     async fn deploy_keys(&self, org: &str) -> Result<(Vec<Asset>, usize), ProbeError> {
@@ -741,6 +826,33 @@ fn gap(what: &str, checks: &[&str], e: ProbeError) -> Gap {
         checks: checks.iter().map(|s| s.to_string()).collect(),
         error: e.redacted(),
     }
+}
+
+/// The same URL with its `page=` query parameter set to `page`.
+fn with_page(url: &str, page: u64) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let params: Vec<String> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            if kv.starts_with("page=") {
+                format!("page={page}")
+            } else {
+                kv.to_string()
+            }
+        })
+        .collect();
+    format!("{base}?{}", params.join("&"))
+}
+
+/// What the membership phase found.
+struct Core {
+    plan: Plan,
+    login_to_nameid: HashMap<String, String>,
+    accounts: BTreeMap<String, Account>,
+    enumerated: u64,
+    notes: Vec<String>,
+    gaps: Vec<Gap>,
 }
 
 /// `page=N` of a Link URL.
@@ -971,4 +1083,17 @@ fn app_jwt(app_id: u64, pem: &SecretString) -> Result<SecretString, ProbeError> 
     )
     .map(SecretString::from)
     .map_err(|_| ProbeError::Config("could not sign the GitHub App JWT".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_urls_change_only_the_page() {
+        let next = "http://h/organizations/9/members?per_page=100&page=2";
+        assert_eq!(with_page(next, 7), "http://h/organizations/9/members?per_page=100&page=7");
+        assert_eq!(page_param(next), Some(2));
+        assert_eq!(page_param("http://h/x?per_page=100"), None);
+    }
 }
