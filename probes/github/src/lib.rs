@@ -1092,7 +1092,10 @@ mod tests {
     #[test]
     fn page_urls_change_only_the_page() {
         let next = "http://h/organizations/9/members?per_page=100&page=2";
-        assert_eq!(with_page(next, 7), "http://h/organizations/9/members?per_page=100&page=7");
+        assert_eq!(
+            with_page(next, 7),
+            "http://h/organizations/9/members?per_page=100&page=7"
+        );
         assert_eq!(page_param(next), Some(2));
         assert_eq!(page_param("http://h/x?per_page=100"), None);
     }
