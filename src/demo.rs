@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use residual_aws as aws;
+use residual_github as gh;
 use residual_probe::{
     Account, AccountState, Asset, CollectStatus, Credential, OwnerRef, ProbeError, Snapshot,
     SystemSnapshot, SNAPSHOT_SCHEMA_VERSION,
@@ -244,12 +245,161 @@ pub fn estate() -> Snapshot {
                 assets,
                 gaps: vec![],
             },
+            github_org(),
             SystemSnapshot::failed(
                 "aws",
                 "demo-sandbox",
                 ProbeError::Timeout("GetAccountAuthorizationDetails: no answer in time".into()),
             ),
         ],
+    }
+}
+
+fn gh_account(
+    rt: &str,
+    id: &str,
+    login: &str,
+    role: Option<&str>,
+    credentials: Vec<Credential>,
+) -> Account {
+    Account {
+        id: id.into(),
+        resource_type: rt.into(),
+        name: login.into(),
+        usernames: vec![login.into()],
+        emails: vec![],
+        external_ids: vec![],
+        owner_refs: vec![],
+        state: AccountState::Active,
+        role: role.map(str::to_string),
+        privileges: vec![],
+        created_at: None,
+        last_login_at: None,
+        credentials,
+        detailed: true,
+        attributes: BTreeMap::new(),
+    }
+}
+
+fn gh_asset(
+    rt: &str,
+    id: &str,
+    name: &str,
+    added_by: Option<&str>,
+    changed: Option<OffsetDateTime>,
+    used: Option<OffsetDateTime>,
+    role: Option<&str>,
+) -> Asset {
+    Asset {
+        id: id.into(),
+        resource_type: rt.into(),
+        name: name.into(),
+        owner_refs: added_by
+            .iter()
+            .map(|l| OwnerRef {
+                key: "added_by".into(),
+                value: l.to_string(),
+            })
+            .collect(),
+        trusted_principals: vec![],
+        created_at: Some(datetime!(2025-06-01 10:00:00 UTC)),
+        last_changed_at: changed,
+        last_used_at: used,
+        last_use_tracked: rt == gh::DEPLOY_KEY,
+        readable_by_role: role.map(str::to_string),
+        attributes: BTreeMap::new(),
+    }
+}
+
+/// The demo GitHub org: an owner who left with an SSO token used since, a contractor still an
+/// outside collaborator, a deploy key and a fine-grained PAT that outlived their owners, an
+/// invitation nobody cancelled, and org secrets an owner could reach.
+fn github_org() -> SystemSnapshot {
+    let mut pat = cred(
+        gh::SSO_CREDENTIAL,
+        "8101",
+        datetime!(2025-02-01 09:00:00 UTC),
+        Some(datetime!(2026-11-21 14:12:00 UTC)),
+        true,
+    );
+    pat.name = Some("personal access token …a91c22f0".into());
+    pat.attributes
+        .insert("scopes".into(), "repo admin:org".into());
+    let mut fg = cred(
+        gh::FINE_GRAINED_PAT,
+        "25101",
+        datetime!(2026-03-01 09:00:00 UTC),
+        Some(datetime!(2026-11-25 06:30:00 UTC)),
+        true,
+    );
+    fg.name = Some("release-bot".into());
+    fg.expires_at = Some(datetime!(2027-03-01 00:00:00 UTC));
+    let mut invitation = gh_account(
+        gh::INVITATION,
+        "invitation/5101",
+        "henry@demo.example",
+        None,
+        vec![],
+    );
+    invitation.usernames.clear();
+    invitation.emails.push("henry@demo.example".into());
+    invitation.state = AccountState::Pending;
+    let mut token_owner = gh_account(gh::TOKEN_OWNER, "user/9005", "erin-gh", None, vec![fg]);
+    token_owner.role = None;
+    let accounts = vec![
+        gh_account(gh::MEMBER, "user/9001", "alice-a", Some("owner"), vec![pat]),
+        gh_account(gh::MEMBER, "user/9002", "staff-kim", Some("member"), vec![]),
+        gh_account(
+            gh::OUTSIDE_COLLABORATOR,
+            "user/9003",
+            "bsmith-ext",
+            None,
+            vec![],
+        ),
+        token_owner,
+        invitation,
+    ];
+    let assets = vec![
+        gh_asset(
+            gh::DEPLOY_KEY,
+            "demo-org/infra/keys/60101",
+            "infra: ci-deploy",
+            Some("ddias"),
+            None,
+            Some(datetime!(2026-11-23 02:00:00 UTC)),
+            None,
+        ),
+        gh_asset(
+            gh::ORG_SECRET,
+            "demo-org/actions/secrets/NPM_TOKEN",
+            "NPM_TOKEN",
+            None,
+            Some(datetime!(2026-06-01 12:00:00 UTC)),
+            None,
+            Some("owner"),
+        ),
+        gh_asset(
+            gh::ORG_SECRET,
+            "demo-org/actions/secrets/PROD_DEPLOY_KEY",
+            "PROD_DEPLOY_KEY",
+            None,
+            Some(datetime!(2026-11-20 12:00:00 UTC)),
+            None,
+            Some("owner"),
+        ),
+    ];
+    SystemSnapshot {
+        system: "github".into(),
+        instance: "demo-org".into(),
+        status: CollectStatus::Complete,
+        authenticated_as: Some("app residual-audit (424242) installation 7890123".into()),
+        observed_at: Some(datetime!(2026-11-25 23:59:40 UTC)),
+        accounts_enumerated: 3,
+        requests: 14,
+        notes: vec!["demo estate (built in, offline)".into()],
+        accounts,
+        assets,
+        gaps: vec![],
     }
 }
 
