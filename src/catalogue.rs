@@ -106,6 +106,7 @@ pub struct Catalogue {
 const SOURCES: &[(&str, &str)] = &[
     ("probes/aws/checks.toml", residual_aws::CHECKS),
     ("probes/github/checks.toml", residual_github::CHECKS),
+    ("probes/vault/checks.toml", residual_vault::CHECKS),
 ];
 
 impl Catalogue {

@@ -109,6 +109,7 @@ pub struct Config {
     pub sla_hours: u32,
     pub aws: Vec<residual_aws::AwsInstance>,
     pub github: Vec<residual_github::GithubInstance>,
+    pub vault: Vec<residual_vault::VaultInstance>,
     pub sha256: Option<String>,
 }
 
@@ -120,6 +121,7 @@ impl Default for Config {
             sla_hours: 24,
             aws: Vec::new(),
             github: Vec::new(),
+            vault: Vec::new(),
             sha256: None,
         }
     }
@@ -233,7 +235,6 @@ pub fn parse(
     }
     for (table, n) in [
         ("salesforce", raw.salesforce.len()),
-        ("vault", raw.vault.len()),
         ("scim", raw.scim.len()),
     ] {
         if n > 0 {
@@ -305,6 +306,25 @@ pub fn parse(
             http,
         });
     }
+    let mut vault = Vec::new();
+    for (i, v) in raw.vault.iter().enumerate() {
+        let n = i + 1;
+        if !(v.addr.starts_with("https://") || v.addr.starts_with("http://")) {
+            return Err(err(
+                "addr",
+                format!("[[vault]] #{n}: addr must be an http(s) URL"),
+            ));
+        }
+        vault.push(residual_vault::VaultInstance {
+            addr: v.addr.clone(),
+            token: load_token(&v.token_env, &v.token_file, env)
+                .map_err(|m| err("token_env", format!("[[vault]] #{n}: {m}")))?,
+            namespace: v.namespace.clone().filter(|n| !n.trim().is_empty()),
+            kv_mounts: v.kv_mounts.clone(),
+            concurrency,
+            http,
+        });
+    }
     let net = residual_aws::NetPolicy {
         read_timeout: Duration::from_secs(scan.request_timeout_secs.unwrap_or(30).max(1)),
         max_attempts,
@@ -312,12 +332,6 @@ pub fn parse(
     };
     let mut aws = Vec::new();
     for (i, a) in raw.aws.iter().enumerate() {
-        if a.secrets_manager_regions.iter().any(|_| true) {
-            return Err(err(
-                "secrets_manager_regions",
-                format!("[[aws]] #{}: Secrets Manager scanning is not built yet; remove secrets_manager_regions", i + 1),
-            ));
-        }
         if let Some(u) = &a.endpoint_url {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 return Err(err(
@@ -332,6 +346,7 @@ pub fn parse(
             endpoint_url: a.endpoint_url.clone(),
             profile: a.profile.clone(),
             assume_role_arn: a.assume_role_arn.clone(),
+            secrets_manager_regions: a.secrets_manager_regions.clone(),
             owner_tag_keys: a.owner_tag_keys.clone().unwrap_or_else(|| {
                 DEFAULT_OWNER_TAG_KEYS
                     .iter()
@@ -356,6 +371,7 @@ pub fn parse(
         sla_hours: scan.sla_hours.unwrap_or(24),
         aws,
         github,
+        vault,
         sha256: None,
     })
 }

@@ -162,6 +162,9 @@ fn probes(cfg: &Config) -> Vec<Box<dyn Probe>> {
     for g in &cfg.github {
         out.push(Box::new(residual_github::GithubProbe(g.clone())));
     }
+    for v in &cfg.vault {
+        out.push(Box::new(residual_vault::VaultProbe(v.clone())));
+    }
     out
 }
 
@@ -391,7 +394,7 @@ pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result
     let (snapshot, source) = match &args.snapshot {
         Some(p) => (load_snapshot(p)?, format!("file {}", p.display())),
         None => {
-            if cfg.aws.is_empty() && cfg.github.is_empty() {
+            if cfg.aws.is_empty() && cfg.github.is_empty() && cfg.vault.is_empty() {
                 return Err(InputError {
                     file: config_path
                         .map(|p| p.display().to_string())
@@ -436,7 +439,7 @@ pub fn collect_command(
 ) -> anyhow::Result<u8> {
     let set = leavers::load(leavers_path, delimiter)?;
     let cfg = config::load(config_path)?;
-    if cfg.aws.is_empty() && cfg.github.is_empty() {
+    if cfg.aws.is_empty() && cfg.github.is_empty() && cfg.vault.is_empty() {
         return Err(InputError {
             file: config_path.display().to_string(),
             line: None,

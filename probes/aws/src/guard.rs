@@ -10,7 +10,15 @@ use residual_probe::RequestCounter;
 
 /// Operations a scan may call. `GenerateCredentialReport` creates a report document, not a
 /// change to any identity; it is the one non-Get/List call IAM needs for the inventory.
+///
+/// Reads of secret *values* are refused too: they are not changes, but the estate holds no
+/// secret value, ever, so the scan has no reason to fetch one.
 pub fn is_read_only(operation: &str) -> bool {
+    const SECRET_VALUE_READS: &[&str] =
+        &["GetSecretValue", "BatchGetSecretValue", "GetRandomPassword"];
+    if SECRET_VALUE_READS.contains(&operation) {
+        return false;
+    }
     operation.starts_with("Get")
         || operation.starts_with("List")
         || operation == "GenerateCredentialReport"
@@ -101,5 +109,9 @@ mod tests {
         assert!(!super::is_read_only("UpdateAccessKey"));
         assert!(!super::is_read_only("DeleteUser"));
         assert!(!super::is_read_only("CreateAccessKey"));
+        assert!(!super::is_read_only("GetSecretValue"));
+        assert!(!super::is_read_only("BatchGetSecretValue"));
+        assert!(super::is_read_only("ListSecrets"));
+        assert!(super::is_read_only("GetResourcePolicy"));
     }
 }

@@ -1,0 +1,659 @@
+//! The Vault / OpenBao probe: logins that still work (userpass and the other auth methods that
+//! keep local users), identity entities and whether they are disabled, live tokens found by
+//! accessor, and KV v2 secrets whose metadata names an owner — never a secret value: KV reads
+//! go to `metadata/` only, and token lookups go by accessor.
+//!
+//! Tokens are the bulk: `LIST auth/token/accessors` (which needs `sudo`) then one
+//! `lookup-accessor` per token, bounded by the scan's concurrency. A token without `sudo` gets
+//! a named gap for `vault_token_valid`, never "no tokens".
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures::StreamExt;
+use residual_probe::http::{Http, HttpPolicy, Method, Reply, Request};
+use residual_probe::{
+    Account, AccountFilter, AccountState, Asset, CollectStatus, Credential, Gap, OwnerRef,
+    ProbeError, RequestCounter, SystemSnapshot,
+};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+pub const SYSTEM: &str = "vault";
+pub const CHECKS: &str = include_str!("../checks.toml");
+
+pub const ENTITY: &str = "vault_entity";
+pub const TOKEN: &str = "vault_token";
+pub const TOKEN_HOLDER: &str = "vault_token_holder";
+pub const KV_SECRET: &str = "vault_kv_secret";
+
+/// Auth methods whose users live in Vault itself, and the resource type of their logins.
+const LOCAL_USER_METHODS: &[(&str, &str)] = &[
+    ("userpass", "vault_userpass_user"),
+    ("ldap", "vault_ldap_user"),
+    ("okta", "vault_okta_user"),
+];
+
+/// Metadata keys that name a person (entity metadata, KV custom_metadata, token meta).
+const PERSON_KEYS: &[&str] = &[
+    "email",
+    "mail",
+    "owner",
+    "owner_email",
+    "created_by",
+    "user",
+];
+
+#[derive(Debug, Clone)]
+pub struct VaultInstance {
+    pub addr: String,
+    pub token: SecretString,
+    pub namespace: Option<String>,
+    pub kv_mounts: Vec<String>,
+    pub concurrency: usize,
+    pub http: HttpPolicy,
+}
+
+pub struct VaultProbe(pub VaultInstance);
+
+#[async_trait::async_trait]
+impl residual_probe::Probe for VaultProbe {
+    fn system(&self) -> &'static str {
+        SYSTEM
+    }
+    fn label(&self) -> String {
+        label(&self.0)
+    }
+    async fn collect(&self, filter: &dyn AccountFilter) -> SystemSnapshot {
+        collect(&self.0, filter).await
+    }
+}
+
+fn label(inst: &VaultInstance) -> String {
+    let host = inst
+        .addr
+        .trim_end_matches('/')
+        .rsplit("//")
+        .next()
+        .unwrap_or(&inst.addr)
+        .to_string();
+    match &inst.namespace {
+        Some(ns) if !ns.is_empty() => format!("{host}/{ns}"),
+        _ => host,
+    }
+}
+
+pub async fn collect(inst: &VaultInstance, _filter: &dyn AccountFilter) -> SystemSnapshot {
+    let counter = RequestCounter::default();
+    let http = match Http::new(inst.http, counter.clone()) {
+        Ok(h) => h,
+        Err(e) => return SystemSnapshot::failed(SYSTEM, &label(inst), e),
+    };
+    let c = Collector {
+        inst,
+        http,
+        base: inst.addr.trim_end_matches('/').to_string(),
+    };
+    let mut snap = match c.run().await {
+        Ok(s) => s,
+        Err(e) => SystemSnapshot::failed(SYSTEM, &label(inst), e),
+    };
+    snap.requests = counter.get();
+    snap
+}
+
+struct Collector<'a> {
+    inst: &'a VaultInstance,
+    http: Http,
+    base: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    data: Option<Value>,
+}
+
+fn classify(what: &str, r: &Reply) -> ProbeError {
+    let errors = serde_json::from_slice::<Value>(&r.body)
+        .ok()
+        .and_then(|v| v.get("errors").cloned())
+        .map(|e| {
+            residual_probe::redact::redact(&e.to_string().chars().take(200).collect::<String>())
+        })
+        .unwrap_or_default();
+    match r.status {
+        401 => ProbeError::Auth(format!("{what}: HTTP 401 {errors}")),
+        403 => ProbeError::Permission(format!(
+            "{what}: HTTP 403 {errors} (the token's policies do not allow this)"
+        )),
+        s => ProbeError::Unexpected(format!("{what}: HTTP {s} {errors}")),
+    }
+}
+
+fn bad(e: String) -> ProbeError {
+    ProbeError::Unexpected(e)
+}
+
+fn parse_time(what: &str, v: Option<&Value>) -> Result<Option<OffsetDateTime>, ProbeError> {
+    match v.and_then(Value::as_str) {
+        None | Some("") | Some("0001-01-01T00:00:00Z") => Ok(None),
+        Some(s) => OffsetDateTime::parse(s, &Rfc3339)
+            .map(Some)
+            .map_err(|e| bad(format!("{what}: bad time {s:?}: {e}"))),
+    }
+}
+
+fn person_refs(map: Option<&Value>) -> Vec<OwnerRef> {
+    let mut out = Vec::new();
+    if let Some(Value::Object(m)) = map {
+        for (k, v) in m {
+            if PERSON_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
+                if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
+                    out.push(OwnerRef {
+                        key: k.clone(),
+                        value: s.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Collector<'_> {
+    fn request<'r>(&'r self, method: Method, path: &'r str) -> Request<'r> {
+        let mut r = Request::get(format!("{}/v1/{path}", self.base), path);
+        r.method = method;
+        r.secret_header = Some(("x-vault-token", &self.inst.token));
+        if let Some(ns) = self.inst.namespace.as_deref().filter(|n| !n.is_empty()) {
+            r.headers.push(("x-vault-namespace", ns.to_string()));
+        }
+        r
+    }
+
+    /// GET (or LIST) and demand 200. LIST of an empty path is a 404 in Vault: `Ok(None)`.
+    async fn read(&self, method: Method, path: &str) -> Result<Option<Value>, ProbeError> {
+        let r = self.http.send(&self.request(method, path)).await?;
+        match r.status {
+            200 => Ok(r.json::<Envelope>(path)?.data),
+            404 => Ok(None),
+            _ => Err(classify(path, &r)),
+        }
+    }
+
+    /// Every key of a LIST, following OpenBao's `after`/`limit` pages when the server pages.
+    async fn list(&self, path: &str) -> Result<Vec<String>, ProbeError> {
+        let list = Method::from_bytes(b"LIST").map_err(|e| bad(e.to_string()))?;
+        let data = self.read(list, path).await?;
+        let keys = data
+            .as_ref()
+            .and_then(|d| d.get("keys"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(keys)
+    }
+
+    async fn run(&self) -> Result<SystemSnapshot, ProbeError> {
+        let who = self
+            .read(Method::GET, "auth/token/lookup-self")
+            .await?
+            .ok_or_else(|| ProbeError::Auth("auth/token/lookup-self: no data".into()))?;
+        let authenticated_as = format!(
+            "token {} (policies {})",
+            who.get("display_name")
+                .and_then(Value::as_str)
+                .unwrap_or("?"),
+            who.get("policies")
+                .map(|p| p.to_string())
+                .unwrap_or_default()
+        );
+        let mut snap = SystemSnapshot {
+            system: SYSTEM.into(),
+            instance: label(self.inst),
+            status: CollectStatus::Complete,
+            authenticated_as: Some(authenticated_as),
+            observed_at: Some(OffsetDateTime::now_utc()),
+            accounts_enumerated: 0,
+            requests: 0,
+            notes: Vec::new(),
+            accounts: Vec::new(),
+            assets: Vec::new(),
+            gaps: Vec::new(),
+        };
+        // Auth mounts: accessor → (path, type), to tie entity aliases to local logins.
+        let mounts = self
+            .read(Method::GET, "sys/auth")
+            .await?
+            .unwrap_or(Value::Null);
+        let mut mount_of: HashMap<String, (String, String)> = HashMap::new();
+        if let Value::Object(m) = &mounts {
+            for (path, v) in m {
+                if let (Some(t), Some(acc)) = (
+                    v.get("type").and_then(Value::as_str),
+                    v.get("accessor").and_then(Value::as_str),
+                ) {
+                    mount_of.insert(acc.to_string(), (path.clone(), t.to_string()));
+                }
+            }
+        }
+
+        // Entities: metadata names the person; aliases tie them to logins.
+        let entities = match self.entities().await {
+            Ok(e) => e,
+            Err(e) => {
+                // Without entities a login named unlike its owner's email cannot be matched.
+                snap.gaps.push(Gap {
+                    account_id: None,
+                    what: "identity entities".into(),
+                    checks: vec![
+                        "vault_entity_active".into(),
+                        "vault_userpass_user_exists".into(),
+                        "vault_token_valid".into(),
+                    ],
+                    error: e.redacted(),
+                });
+                Vec::new()
+            }
+        };
+        // (mount accessor, alias name) → entity emails
+        let mut alias_emails: HashMap<(String, String), Vec<String>> = HashMap::new();
+        for e in &entities {
+            for (acc, name) in &e.aliases {
+                alias_emails
+                    .entry((acc.clone(), name.to_lowercase()))
+                    .or_default()
+                    .extend(e.account.emails.iter().cloned());
+            }
+        }
+
+        // Local logins of every auth method that keeps users.
+        for (acc, (path, kind)) in &mount_of {
+            let Some((_, rt)) = LOCAL_USER_METHODS.iter().find(|(t, _)| t == kind) else {
+                continue;
+            };
+            let list_path = format!("auth/{path}users");
+            match self.list(&list_path).await {
+                Ok(users) => {
+                    for u in users {
+                        let emails = alias_emails
+                            .get(&(acc.clone(), u.to_lowercase()))
+                            .cloned()
+                            .unwrap_or_default();
+                        let mut attributes = BTreeMap::new();
+                        attributes.insert("auth_mount".into(), path.clone());
+                        snap.accounts.push(Account {
+                            id: format!("auth/{path}users/{u}"),
+                            resource_type: rt.to_string(),
+                            name: u.clone(),
+                            usernames: vec![u],
+                            emails,
+                            external_ids: vec![],
+                            owner_refs: vec![],
+                            state: AccountState::Active,
+                            role: None,
+                            privileges: vec![],
+                            created_at: None,
+                            last_login_at: None,
+                            credentials: vec![],
+                            detailed: true,
+                            attributes,
+                        });
+                    }
+                }
+                Err(e) => snap.gaps.push(Gap {
+                    account_id: None,
+                    what: format!("{list_path} ({kind})"),
+                    checks: vec!["vault_userpass_user_exists".into()],
+                    error: e.redacted(),
+                }),
+            }
+        }
+
+        // Tokens by accessor.
+        let mut holders: Vec<Account> = Vec::new();
+        match self.tokens().await {
+            Ok(tokens) => {
+                snap.notes
+                    .push(format!("tokens: {} live accessors looked up", tokens.len()));
+                let mut by_entity: HashMap<String, usize> = HashMap::new();
+                for (i, e) in entities.iter().enumerate() {
+                    by_entity.insert(e.account.id.clone(), i);
+                }
+                let mut entity_accounts: Vec<Account> =
+                    entities.into_iter().map(|e| e.account).collect();
+                for t in tokens {
+                    match t.entity_id.as_ref().and_then(|id| by_entity.get(id)) {
+                        Some(&i) => entity_accounts[i].credentials.push(t.credential),
+                        None => holders.push(t.holder),
+                    }
+                }
+                snap.accounts.extend(entity_accounts);
+            }
+            Err(e) => {
+                snap.gaps.push(Gap {
+                    account_id: None,
+                    what: "token accessors (LIST auth/token/accessors needs sudo)".into(),
+                    checks: vec!["vault_token_valid".into()],
+                    error: e.redacted(),
+                });
+                snap.accounts
+                    .extend(entities.into_iter().map(|e| e.account));
+            }
+        }
+        snap.accounts.extend(holders);
+
+        // KV v2 metadata.
+        for mount in &self.inst.kv_mounts {
+            let mount = mount.trim_matches('/');
+            match self.kv_walk(mount).await {
+                Ok(secrets) => {
+                    snap.notes.push(format!(
+                        "KV {mount}/: {} secrets (metadata only)",
+                        secrets.len()
+                    ));
+                    snap.assets.extend(secrets);
+                }
+                Err(e) => snap.gaps.push(Gap {
+                    account_id: None,
+                    what: format!("KV v2 metadata under {mount}/"),
+                    checks: vec!["vault_kv_secret_not_rotated".into()],
+                    error: e.redacted(),
+                }),
+            }
+        }
+        snap.accounts_enumerated = snap
+            .accounts
+            .iter()
+            .filter(|a| a.resource_type != TOKEN_HOLDER)
+            .count() as u64;
+        snap.accounts
+            .sort_by(|a, b| (&a.resource_type, &a.id).cmp(&(&b.resource_type, &b.id)));
+        snap.assets.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(snap)
+    }
+
+    async fn entities(&self) -> Result<Vec<Entity>, ProbeError> {
+        let ids = self.list("identity/entity/id").await?;
+        let results: Vec<Result<Option<Entity>, ProbeError>> =
+            futures::stream::iter(ids.into_iter().map(|id| async move {
+                let path = format!("identity/entity/id/{id}");
+                let Some(d) = self.read(Method::GET, &path).await? else {
+                    return Ok(None);
+                };
+                let metadata = d.get("metadata");
+                let refs = person_refs(metadata);
+                let emails: Vec<String> = refs
+                    .iter()
+                    .filter(|r| r.value.contains('@'))
+                    .map(|r| r.value.clone())
+                    .collect();
+                let aliases: Vec<(String, String)> = d
+                    .get("aliases")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| {
+                                Some((
+                                    x.get("mount_accessor")?.as_str()?.to_string(),
+                                    x.get("name")?.as_str()?.to_string(),
+                                ))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let name = d
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&id)
+                    .to_string();
+                let mut usernames: Vec<String> = aliases.iter().map(|(_, n)| n.clone()).collect();
+                usernames.push(name.clone());
+                let mut attributes = BTreeMap::new();
+                if !aliases.is_empty() {
+                    attributes.insert(
+                        "aliases".into(),
+                        aliases
+                            .iter()
+                            .map(|(_, n)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(";"),
+                    );
+                }
+                if let Some(p) = d
+                    .get("policies")
+                    .and_then(Value::as_array)
+                    .filter(|p| !p.is_empty())
+                {
+                    attributes.insert(
+                        "policies".into(),
+                        p.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(";"),
+                    );
+                }
+                Ok(Some(Entity {
+                    account: Account {
+                        id: id.clone(),
+                        resource_type: ENTITY.into(),
+                        name,
+                        usernames,
+                        emails,
+                        external_ids: vec![],
+                        owner_refs: vec![],
+                        state: if d.get("disabled").and_then(Value::as_bool).unwrap_or(false) {
+                            AccountState::Disabled
+                        } else {
+                            AccountState::Active
+                        },
+                        role: None,
+                        privileges: vec![],
+                        created_at: parse_time("entity creation_time", d.get("creation_time"))?,
+                        last_login_at: None,
+                        credentials: vec![],
+                        detailed: true,
+                        attributes,
+                    },
+                    aliases,
+                }))
+            }))
+            .buffer_unordered(self.inst.concurrency.max(1))
+            .collect()
+            .await;
+        let mut out = Vec::new();
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+
+    async fn tokens(&self) -> Result<Vec<Token>, ProbeError> {
+        let accessors = self.list("auth/token/accessors").await?;
+        let now = OffsetDateTime::now_utc();
+        let results: Vec<Result<Option<Token>, ProbeError>> =
+            futures::stream::iter(accessors.into_iter().map(|acc| async move {
+                let path = "auth/token/lookup-accessor";
+                let mut req = self.request(Method::POST, path);
+                req.headers
+                    .push(("content-type", "application/json".into()));
+                req.body = Some(
+                    serde_json::to_vec(&serde_json::json!({ "accessor": acc }))
+                        .map_err(|e| bad(e.to_string()))?,
+                );
+                let r = self.http.send(&req).await?;
+                let d = match r.status {
+                    200 => r.json::<Envelope>(path)?.data.unwrap_or(Value::Null),
+                    // Revoked or expired between LIST and lookup: gone, a determinate answer.
+                    400 | 404 if String::from_utf8_lossy(&r.body).contains("invalid accessor") => {
+                        return Ok(None)
+                    }
+                    _ => return Err(classify(path, &r)),
+                };
+                let expires = parse_time("token expire_time", d.get("expire_time"))?;
+                if expires.is_some_and(|e| e <= now) {
+                    return Ok(None);
+                }
+                let display = d
+                    .get("display_name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let meta = person_refs(d.get("meta"));
+                let mut attributes = BTreeMap::new();
+                if let Some(p) = d.get("policies").and_then(Value::as_array) {
+                    attributes.insert(
+                        "policies".into(),
+                        p.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(";"),
+                    );
+                }
+                for k in ["path", "type"] {
+                    if let Some(v) = d.get(k).and_then(Value::as_str) {
+                        attributes.insert(k.into(), v.to_string());
+                    }
+                }
+                if d.get("period").and_then(Value::as_i64).unwrap_or(0) > 0 {
+                    attributes.insert("periodic".into(), "true".into());
+                }
+                let credential = Credential {
+                    id: acc.clone(),
+                    resource_type: TOKEN.into(),
+                    name: Some(display.clone()),
+                    active: true,
+                    created_at: d
+                        .get("creation_time")
+                        .and_then(Value::as_i64)
+                        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
+                    last_used_at: None,
+                    last_use_tracked: false,
+                    expires_at: expires,
+                    attributes,
+                };
+                let entity_id = d
+                    .get("entity_id")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string);
+                // A token with no entity: its holder is known by display name and meta only.
+                // Display names carry the auth mount as a prefix (`userpass-alice`, `token-dave`).
+                let handle = display
+                    .split_once('-')
+                    .map(|(_, h)| h.to_string())
+                    .unwrap_or_else(|| display.clone());
+                let holder = Account {
+                    id: format!("token/{acc}"),
+                    resource_type: TOKEN_HOLDER.into(),
+                    name: if display.is_empty() {
+                        acc.clone()
+                    } else {
+                        display.clone()
+                    },
+                    usernames: if handle.is_empty() {
+                        vec![]
+                    } else {
+                        vec![handle]
+                    },
+                    emails: meta
+                        .iter()
+                        .filter(|r| r.value.contains('@'))
+                        .map(|r| r.value.clone())
+                        .collect(),
+                    external_ids: vec![],
+                    owner_refs: vec![],
+                    state: AccountState::Active,
+                    role: None,
+                    privileges: vec![],
+                    created_at: None,
+                    last_login_at: None,
+                    credentials: vec![credential.clone()],
+                    detailed: true,
+                    attributes: BTreeMap::new(),
+                };
+                Ok(Some(Token {
+                    entity_id,
+                    credential,
+                    holder,
+                }))
+            }))
+            .buffer_unordered(self.inst.concurrency.max(1))
+            .collect()
+            .await;
+        let mut out = Vec::new();
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+
+    /// Every secret's metadata under a KV v2 mount (`LIST <mount>/metadata/<dir>` recursively,
+    /// `GET <mount>/metadata/<path>`). The `data/` side is never read.
+    async fn kv_walk(&self, mount: &str) -> Result<Vec<Asset>, ProbeError> {
+        let mut dirs = vec![String::new()];
+        let mut leaves = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            for k in self.list(&format!("{mount}/metadata/{dir}")).await? {
+                if k.ends_with('/') {
+                    dirs.push(format!("{dir}{k}"));
+                } else {
+                    leaves.push(format!("{dir}{k}"));
+                }
+            }
+            if leaves.len() + dirs.len() > 1_000_000 {
+                return Err(bad(format!("{mount}/: more than a million keys")));
+            }
+        }
+        let results: Vec<Result<Option<Asset>, ProbeError>> =
+            futures::stream::iter(leaves.into_iter().map(|leaf| async move {
+                let path = format!("{mount}/metadata/{leaf}");
+                let Some(d) = self.read(Method::GET, &path).await? else {
+                    return Ok(None);
+                };
+                let mut attributes = BTreeMap::new();
+                if let Some(v) = d.get("current_version").and_then(Value::as_i64) {
+                    attributes.insert("current_version".into(), v.to_string());
+                }
+                Ok(Some(Asset {
+                    id: format!("{mount}/{leaf}"),
+                    resource_type: KV_SECRET.into(),
+                    name: leaf.clone(),
+                    owner_refs: person_refs(d.get("custom_metadata")),
+                    trusted_principals: vec![],
+                    created_at: parse_time("kv created_time", d.get("created_time"))?,
+                    last_changed_at: parse_time("kv updated_time", d.get("updated_time"))?,
+                    last_used_at: None,
+                    last_use_tracked: false,
+                    readable_by_role: None,
+                    attributes,
+                }))
+            }))
+            .buffer_unordered(self.inst.concurrency.max(1))
+            .collect()
+            .await;
+        let mut out = Vec::new();
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+}
+
+struct Entity {
+    account: Account,
+    /// (mount accessor, alias name)
+    aliases: Vec<(String, String)>,
+}
+
+struct Token {
+    entity_id: Option<String>,
+    credential: Credential,
+    holder: Account,
+}
