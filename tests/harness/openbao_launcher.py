@@ -210,8 +210,8 @@ class Server:
             if self._bootstrapped(log_offset) and health(port) == 200:
                 return True
             time.sleep(0.1)
-        self.stop()
-        sys.exit(f"openbao_launcher: bao not ready after {START_TIMEOUT:.0f}s\n{tail(self.server_log)}")
+        print(f"openbao_launcher: bao not ready after {START_TIMEOUT:.0f}s\n{tail(self.server_log)}", file=sys.stderr)
+        raise SystemExit(1)
 
     def _bootstrapped(self, offset: int) -> bool:
         try:
@@ -252,18 +252,32 @@ def main(argv: list[str] | None = None) -> None:
     server_log = os.path.abspath(args.server_log) if args.server_log else os.path.join(workdir, "bao.log")
     server = Server(bao, args.root_token, config, server_log, workdir)
 
-    stopping = False
-
     def on_signal(signum: int, frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-        sys.exit(0)
+        # Only unwind here: stopping bao from inside the handler could deadlock
+        # on the Popen.wait() this signal interrupted (it holds Popen's lock).
+        raise StopRequested(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    try:
+        rc = run(server, args, request_log, server_log)
+    except StopRequested:
+        rc = 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    sys.exit(rc)
+
+
+class StopRequested(Exception):
+    """Raised by the SIGTERM/SIGINT handler to unwind to main()."""
+
+
+def run(server: Server, args: argparse.Namespace, request_log: str, server_log: str) -> int:
+    """Start bao, publish the port, wait for it; the exit status for main()."""
     # A port picked as free can be taken before bao binds it: retry with a new
     # pair a few times (only when the caller let us choose).
     attempts = 5 if args.port == 0 else 1
@@ -274,8 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"openbao_launcher: bao exited during start on port {port} (attempt {attempt + 1})", file=sys.stderr)
     else:
         print(tail(server_log), file=sys.stderr)
-        shutil.rmtree(workdir, ignore_errors=True)
-        sys.exit(1)
+        return 1
 
     if args.port_file:
         write_port_file(args.port_file, server.port)
@@ -283,11 +296,8 @@ def main(argv: list[str] | None = None) -> None:
 
     assert server.proc is not None
     rc = server.proc.wait()
-    if not stopping:
-        print(f"openbao_launcher: bao exited with status {rc}\n{tail(server_log)}", file=sys.stderr)
-        shutil.rmtree(workdir, ignore_errors=True)
-        sys.exit(rc if rc > 0 else 1)
-
+    print(f"openbao_launcher: bao exited with status {rc}\n{tail(server_log)}", file=sys.stderr)
+    return rc if rc > 0 else 1
 
 if __name__ == "__main__":
     main()

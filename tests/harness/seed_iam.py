@@ -5,6 +5,7 @@ Usage:
     python tests/harness/seed_iam.py --endpoint http://127.0.0.1:PORT --scenario main [--reset]
     python tests/harness/seed_iam.py --endpoint http://127.0.0.1:PORT --scenario scale \
         --users 2000 --leavers 200 [--threads 16] [--reset]
+    python tests/harness/seed_iam.py --endpoint http://127.0.0.1:PORT --scenario secrets [--reset]
 
 Prints one JSON object on stdout listing every id that was created, so tests
 can assert on them. Timing and progress go to stderr.
@@ -12,6 +13,9 @@ can assert on them. Timing and progress go to stderr.
 The `main` scenario builds one account (domain acme.example) with one case per
 matching/finding rule; see `seed_main` for the cast. Service-specific
 credentials rely on the harness launcher (moto itself does not implement them).
+
+The `secrets` scenario (independent of `main`) seeds Secrets Manager around a
+cut-off time `t_mid`; see `seed_secrets`.
 """
 
 from __future__ import annotations
@@ -271,6 +275,117 @@ def seed_main(endpoint: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------
+# Scenario: secrets (Secrets Manager)
+# ---------------------------------------------------------------------------
+
+SM_CANARY = "CANARY-sm-secret-value-51c2"
+
+
+def _iso(value: Any) -> Any:
+    """botocore gives datetimes; the report wants RFC 3339 strings."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return value
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def seed_secrets(endpoint: str) -> dict[str, Any]:
+    """IAM users alice and bob, and four secrets around a cut-off `t_mid`.
+
+    prod/db     owner=alice@acme.example (tag)                 before t_mid
+    prod/api    resource policy lets user/bob GetSecretValue   before t_mid
+    prod/cache  owner=bob@acme.example; value put after t_mid  LastChangedDate > t_mid
+    prod/other  owner=staff@acme.example                       before t_mid
+
+    Every secret value contains SM_CANARY. moto keeps LastChangedDate in whole
+    seconds, so the sleep around t_mid is longer than a second.
+    """
+    iam = client(endpoint, "iam")
+    sm = client(endpoint, "secretsmanager")
+    account_id = client(endpoint, "sts").get_caller_identity()["Account"]
+    users = {name: iam.create_user(UserName=name)["User"]["Arn"] for name in ("alice", "bob")}
+
+    secrets: dict[str, dict[str, Any]] = {}
+
+    def create(name: str, value: str, owner: str | None) -> None:
+        kwargs: dict[str, Any] = {"Name": name, "SecretString": json.dumps({"value": value})}
+        if owner:
+            kwargs["Tags"] = [{"Key": "owner", "Value": owner}]
+        resp = sm.create_secret(**kwargs)
+        secrets[name] = {"arn": resp["ARN"], "name": resp["Name"], "owner_tag": owner, "versions": [resp["VersionId"]]}
+
+    create("prod/db", f"{SM_CANARY}-db", "alice@acme.example")
+    create("prod/api", f"{SM_CANARY}-api", None)
+    bob_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "BobReads",
+                "Effect": "Allow",
+                "Principal": {"AWS": users["bob"]},
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*",
+            }
+        ],
+    }
+    sm.put_resource_policy(SecretId="prod/api", ResourcePolicy=json.dumps(bob_policy))
+    secrets["prod/api"]["resource_policy"] = bob_policy
+    create("prod/cache", f"{SM_CANARY}-cache-v1", "bob@acme.example")
+    create("prod/other", f"{SM_CANARY}-other", "staff@acme.example")
+
+    time.sleep(0.05)
+    t_mid = now_rfc3339()
+    time.sleep(1.5)
+    put = sm.put_secret_value(SecretId="prod/cache", SecretString=json.dumps({"value": f"{SM_CANARY}-cache-v2"}))
+    secrets["prod/cache"]["versions"].append(put["VersionId"])
+
+    # What ListSecrets says, both as botocore parses it and on the wire.
+    wire: list[bytes] = []
+    sm.meta.events.register(
+        "after-call.secrets-manager.ListSecrets",
+        lambda http_response, **_: wire.append(http_response.content),
+    )
+    listed: dict[str, dict[str, Any]] = {}
+    for page in sm.get_paginator("list_secrets").paginate():
+        for entry in page["SecretList"]:
+            listed[entry["Name"]] = {k: _iso(v) for k, v in entry.items()}
+    wire_entries = {e["Name"]: e for body in wire for e in json.loads(body)["SecretList"]}
+
+    mid = dt.datetime.fromisoformat(t_mid.replace("Z", "+00:00"))
+    for name, info in secrets.items():
+        entry = listed[name]
+        raw = wire_entries[name]
+        info["list_secrets"] = entry
+        info["list_secrets_wire"] = {k: raw.get(k) for k in ("LastChangedDate", "LastAccessedDate", "CreatedDate", "Tags")}
+        info["fields_returned"] = {
+            field: field in entry for field in ("LastChangedDate", "LastAccessedDate", "CreatedDate", "Tags")
+        }
+        changed = dt.datetime.fromisoformat(entry["LastChangedDate"].replace("Z", "+00:00"))
+        info["last_changed_after_t_mid"] = changed > mid
+    for name, after in {"prod/db": False, "prod/api": False, "prod/cache": True, "prod/other": False}.items():
+        if secrets[name]["last_changed_after_t_mid"] != after:
+            raise SystemExit(f"seed_iam: {name} LastChangedDate {listed[name]['LastChangedDate']} vs t_mid {t_mid}")
+
+    policy = sm.get_resource_policy(SecretId="prod/api")
+    policy.pop("ResponseMetadata", None)
+    no_policy = sm.get_resource_policy(SecretId="prod/db")
+    no_policy.pop("ResponseMetadata", None)
+
+    return {
+        "scenario": "secrets",
+        "account_id": account_id,
+        "canary": SM_CANARY,
+        "users": users,
+        "t_mid": t_mid,
+        "secrets": secrets,
+        "get_resource_policy": {"prod/api": policy, "prod/db": no_policy},
+    }
+
+
+# ---------------------------------------------------------------------------
 # Scenario: scale
 # ---------------------------------------------------------------------------
 
@@ -316,7 +431,7 @@ def seed_scale(endpoint: str, users: int, leavers: int, threads: int) -> dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--scenario", required=True, choices=["main", "scale"])
+    parser.add_argument("--scenario", required=True, choices=["main", "scale", "secrets"])
     parser.add_argument("--users", type=int, default=2000, help="scale: number of IAM users")
     parser.add_argument("--leavers", type=int, default=200, help="scale: number of leavers (evenly spaced)")
     parser.add_argument("--threads", type=int, default=16, help="scale: concurrent workers")
@@ -328,6 +443,8 @@ def main() -> None:
     start = time.monotonic()
     if args.scenario == "main":
         out = seed_main(args.endpoint)
+    elif args.scenario == "secrets":
+        out = seed_secrets(args.endpoint)
     else:
         out = seed_scale(args.endpoint, args.users, args.leavers, args.threads)
     elapsed = time.monotonic() - start

@@ -376,7 +376,9 @@ class MainSeeder:
         for tok in self.tokens.values():
             tok.pop("token", None)
         out["tokens"] = self.tokens
-        out["token_accessors"] = {p: t["accessor"] for p, t in self.tokens.items()}
+        # Live tokens only; carol's expired one is listed apart.
+        out["token_accessors"] = {p: t["accessor"] for p, t in self.tokens.items() if not t.get("expired")}
+        out["expired_token_accessors"] = {p: t["accessor"] for p, t in self.tokens.items() if t.get("expired")}
         root = v.get("auth/token/lookup-self")["data"]
         out["root_accessor"] = root["accessor"]
         out["accessors_visible_to_root"] = sorted(v.list("auth/token/accessors"))
