@@ -658,3 +658,69 @@ fn aws_paged_inventory_and_slow_credential_report_give_the_same_findings() {
     assert_eq!(key("plain"), key("paged"));
     assert_eq!(key("paged").len(), 15);
 }
+
+/// Secrets Manager: a secret the leaver owns by tag, and one their user may read by resource
+/// policy, both last changed before they left, are findings; a secret changed after the
+/// departure (set between the two changes) is clean. Values are never read.
+#[test]
+fn aws_secrets_manager_owned_or_readable_and_not_rotated() {
+    let moto = Moto::start();
+    let seed = moto.seed("secrets", &[]);
+    let seeded = moto.requests().len();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let t = seed["t_mid"].as_str().unwrap();
+    std::fs::write(
+        dir.join("leavers.csv"),
+        format!("email,departure_date\nalice@acme.example,{t}\nbob@acme.example,{t}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("residual.toml"),
+        format!("[[aws]]\nname = \"test\"\nendpoint_url = \"{}\"\nsecrets_manager_regions = [\"us-east-1\"]\n", moto.endpoint()),
+    )
+    .unwrap();
+    let out = residual(
+        dir,
+        &["scan", "--leavers", "leavers.csv", "--out", "r"],
+        &[],
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let arn = |n: &str| seed["secrets"][n]["arn"].as_str().unwrap().to_string();
+    let got: BTreeSet<(String, String)> = csv_rows(&dir.join("r/findings.csv"))
+        .into_iter()
+        .filter(|f| f["check_id"] == "aws_secretsmanager_secret_not_rotated")
+        .map(|f| (f["leaver_id"].clone(), f["resource_id"].clone()))
+        .collect();
+    let want: BTreeSet<(String, String)> = [
+        ("alice@acme.example".to_string(), arn("prod/db")),
+        ("bob@acme.example".to_string(), arn("prod/api")),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        got,
+        want,
+        "prod/cache changed after bob left and must not be a finding\n{}",
+        text(&out)
+    );
+    let actions: BTreeSet<String> = moto
+        .requests()
+        .into_iter()
+        .skip(seeded)
+        .filter_map(|r| r["action"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        actions.contains("ListSecrets") && actions.contains("GetResourcePolicy"),
+        "{actions:?}"
+    );
+    assert!(
+        !actions.iter().any(|a| a.contains("SecretValue")),
+        "a secret value was read: {actions:?}"
+    );
+    let mut all = text(&out);
+    for e in std::fs::read_dir(dir.join("r")).unwrap() {
+        all.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+    }
+    assert!(!all.contains(seed["canary"].as_str().unwrap()));
+}

@@ -7,3 +7,4 @@ mod github;
 mod harness;
 mod leavers_bad;
 mod reports;
+mod vault;

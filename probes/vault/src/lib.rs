@@ -36,6 +36,42 @@ const LOCAL_USER_METHODS: &[(&str, &str)] = &[
     ("okta", "vault_okta_user"),
 ];
 
+/// Keys per LIST page where the endpoint pages.
+const LIST_PAGE: usize = 1000;
+
+/// Percent-encode a LIST `after` key for a query string.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The person behind a token's display name: auth methods prefix it with their mount
+/// (`userpass-alice`, `token-dave`, in a namespace `team-a-auth-userpass-frank`).
+fn display_handle(display: &str) -> String {
+    const PREFIXES: &[&str] = &[
+        "userpass-",
+        "ldap-",
+        "okta-",
+        "oidc-",
+        "jwt-",
+        "github-",
+        "cert-",
+        "token-",
+    ];
+    for p in PREFIXES {
+        if let Some(i) = display.rfind(p) {
+            return display[i + p.len()..].to_string();
+        }
+    }
+    display.to_string()
+}
+
 /// Metadata keys that name a person (entity metadata, KV custom_metadata, token meta).
 const PERSON_KEYS: &[&str] = &[
     "email",
@@ -164,7 +200,11 @@ fn person_refs(map: Option<&Value>) -> Vec<OwnerRef> {
 
 impl Collector<'_> {
     fn request<'r>(&'r self, method: Method, path: &'r str) -> Request<'r> {
-        let mut r = Request::get(format!("{}/v1/{path}", self.base), path);
+        self.request_q(method, path, "")
+    }
+
+    fn request_q<'r>(&'r self, method: Method, path: &'r str, query: &str) -> Request<'r> {
+        let mut r = Request::get(format!("{}/v1/{path}{query}", self.base), path);
         r.method = method;
         r.secret_header = Some(("x-vault-token", &self.inst.token));
         if let Some(ns) = self.inst.namespace.as_deref().filter(|n| !n.is_empty()) {
@@ -183,20 +223,54 @@ impl Collector<'_> {
         }
     }
 
-    /// Every key of a LIST, following OpenBao's `after`/`limit` pages when the server pages.
+    /// Every key of a LIST, in OpenBao's `after`/`limit` pages where the endpoint pages. The
+    /// response never says "more": a full page asks for the next one, a short page ends it.
+    /// Endpoints that ignore the parameters (token accessors, entities in 2.7) answer the whole
+    /// list with a warning, which also ends it.
     async fn list(&self, path: &str) -> Result<Vec<String>, ProbeError> {
         let list = Method::from_bytes(b"LIST").map_err(|e| bad(e.to_string()))?;
-        let data = self.read(list, path).await?;
-        let keys = data
-            .as_ref()
-            .and_then(|d| d.get("keys"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|k| k.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut keys: Vec<String> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let query = match &after {
+                Some(a) => format!("?limit={LIST_PAGE}&after={}", encode(a)),
+                None => format!("?limit={LIST_PAGE}"),
+            };
+            let r = self
+                .http
+                .send(&self.request_q(list.clone(), path, &query))
+                .await?;
+            let body: Value = match r.status {
+                200 => r.json(path)?,
+                404 => break,
+                _ => return Err(classify(path, &r)),
+            };
+            let page: Vec<String> = body
+                .get("data")
+                .and_then(|d| d.get("keys"))
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ignored = body
+                .get("warnings")
+                .map(|w| w.to_string().contains("unrecognized parameters"))
+                .unwrap_or(false);
+            let n = page.len();
+            let last = page.last().cloned();
+            keys.extend(page);
+            if ignored || n < LIST_PAGE || last.is_none() || last == after {
+                break;
+            }
+            after = last;
+            if keys.len() > 10_000_000 {
+                return Err(bad(format!("{path}: list does not end")));
+            }
+        }
+        keys.dedup();
         Ok(keys)
     }
 
@@ -545,10 +619,7 @@ impl Collector<'_> {
                     .map(str::to_string);
                 // A token with no entity: its holder is known by display name and meta only.
                 // Display names carry the auth mount as a prefix (`userpass-alice`, `token-dave`).
-                let handle = display
-                    .split_once('-')
-                    .map(|(_, h)| h.to_string())
-                    .unwrap_or_else(|| display.clone());
+                let handle = display_handle(&display);
                 let holder = Account {
                     id: format!("token/{acc}"),
                     resource_type: TOKEN_HOLDER.into(),
@@ -656,4 +727,16 @@ struct Token {
     entity_id: Option<String>,
     credential: Credential,
     holder: Account,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn display_handles() {
+        assert_eq!(super::display_handle("userpass-alice"), "alice");
+        assert_eq!(super::display_handle("token-dave"), "dave");
+        assert_eq!(super::display_handle("team-a-auth-userpass-frank"), "frank");
+        assert_eq!(super::display_handle("root"), "root");
+        assert_eq!(super::encode("apps/a b"), "apps%2Fa%20b");
+    }
 }

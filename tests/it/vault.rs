@@ -1,0 +1,227 @@
+//! The Vault probe against a real OpenBao dev server (`tests/harness/openbao_launcher.py`, its
+//! audit log as the request log), seeded by `seed_vault.py`: exact findings across the root
+//! namespace and a child namespace, read-only proof from the audit log, the canary, and the
+//! `sudo` gap.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::{code, csv_rows, python, repo, residual, text, Peer};
+
+const ROOT: &str = "residual-root-token-for-tests";
+const CANARY: &str = "CANARY-vault-secret-value-7f3e9a";
+
+fn bao() -> (Peer, serde_json::Value) {
+    let peer = Peer::start("openbao_launcher.py", &["--root-token".into(), ROOT.into()]);
+    let out = Command::new(python())
+        .arg(repo().join("tests/harness/seed_vault.py"))
+        .args([
+            "--addr",
+            &peer.endpoint(),
+            "--token",
+            ROOT,
+            "--scenario",
+            "main",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "seeding OpenBao failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seed = serde_json::from_slice(&out.stdout).expect("seed prints JSON");
+    (peer, seed)
+}
+
+fn setup(dir: &Path, peer: &Peer, seed: &serde_json::Value, token_var: &str) {
+    let t = seed["t_mid"].as_str().unwrap();
+    let csv: String = ["alice", "bob", "carol", "dave", "erin", "frank"]
+        .iter()
+        .map(|p| format!("{p}@acme.example,{t}\n"))
+        .collect();
+    std::fs::write(
+        dir.join("leavers.csv"),
+        format!("email,departure_date\n{csv}"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("residual.toml"),
+        format!(
+            "[[vault]]\naddr = \"{0}\"\ntoken_env = \"{token_var}\"\nkv_mounts = [\"secret\"]\n\n[[vault]]\naddr = \"{0}\"\ntoken_env = \"{token_var}\"\nnamespace = \"team-a\"\n",
+            peer.endpoint()
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn vault_exact_findings_namespaces_read_only_and_canary() {
+    let (peer, seed) = bao();
+    assert_eq!(
+        seed["namespaces_supported"], true,
+        "OpenBao 2.7 dev supports namespaces"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    setup(dir, &peer, &seed, "RESIDUAL_TEST_VAULT_TOKEN");
+    let seeded = peer.requests().len();
+    let out = residual(
+        dir,
+        &["-vv", "scan", "--leavers", "leavers.csv", "--out", "r"],
+        &[("RESIDUAL_TEST_VAULT_TOKEN", ROOT)],
+    );
+    assert_eq!(code(&out), 1, "complete scan with findings\n{}", text(&out));
+
+    let acc = |p: &str| {
+        seed["token_accessors"][p]
+            .as_str()
+            .unwrap_or_else(|| panic!("no accessor for {p}: {seed}"))
+            .to_string()
+    };
+    let ent = |p: &str| seed["entity_ids"][p].as_str().unwrap().to_string();
+    let got: BTreeSet<(String, String, String)> = csv_rows(&dir.join("r/findings.csv"))
+        .into_iter()
+        .map(|f| {
+            (
+                f["leaver_id"].replace("@acme.example", ""),
+                f["check_id"].clone(),
+                f["resource_id"].clone(),
+            )
+        })
+        .collect();
+    let w = |l: &str, c: &str, r: String| (l.to_string(), c.to_string(), r);
+    let want: BTreeSet<_> = [
+        w(
+            "alice",
+            "vault_userpass_user_exists",
+            "auth/userpass/users/alice".into(),
+        ),
+        w("alice", "vault_entity_active", ent("alice")),
+        w("alice", "vault_token_valid", acc("alice")),
+        w(
+            "alice",
+            "vault_kv_secret_not_rotated",
+            "secret/apps/billing".into(),
+        ),
+        w(
+            "bob",
+            "vault_userpass_user_exists",
+            "auth/userpass/users/bob".into(),
+        ),
+        w(
+            "carol",
+            "vault_userpass_user_exists",
+            "auth/userpass/users/carol".into(),
+        ),
+        w("carol", "vault_entity_active", ent("carol")),
+        w("dave", "vault_entity_active", ent("dave")),
+        w("dave", "vault_token_valid", acc("dave")),
+        w("erin", "vault_token_valid", acc("erin")),
+        w(
+            "frank",
+            "vault_userpass_user_exists",
+            "auth/userpass/users/frank".into(),
+        ),
+        w("frank", "vault_entity_active", ent("frank")),
+        w("frank", "vault_token_valid", acc("frank")),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(got, want, "\n{}", text(&out));
+    // bob's entity is disabled and crm was rotated after he left; carol's token expired.
+    let cov = std::fs::read_to_string(dir.join("r/coverage.csv")).unwrap();
+    assert_eq!(cov.matches(",error,").count(), 0, "{cov}");
+
+    // Read-only: after seeding, the audit log holds reads, lists, and lookup-accessor (a POST
+    // that reads) only.
+    for r in peer
+        .requests()
+        .into_iter()
+        .skip(seeded)
+        .filter(|r| r["type"] == "request")
+    {
+        let op = r["request"]["operation"].as_str().unwrap_or("?");
+        let path = r["request"]["path"].as_str().unwrap_or("?");
+        assert!(
+            op == "read"
+                || op == "list"
+                || (op == "update" && path == "auth/token/lookup-accessor"),
+            "scan sent {op} {path}"
+        );
+        assert!(!path.contains("/data/"), "scan read a secret value: {path}");
+    }
+    let mut all = text(&out);
+    for e in std::fs::read_dir(dir.join("r")).unwrap() {
+        all.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+    }
+    for secret in [CANARY, ROOT, seed["no_sudo_token"].as_str().unwrap()] {
+        assert!(!all.contains(secret), "{secret} leaked");
+    }
+}
+
+#[test]
+fn vault_token_without_sudo_is_a_named_gap_not_clean() {
+    let (peer, seed) = bao();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    setup(dir, &peer, &seed, "RESIDUAL_TEST_VAULT_TOKEN");
+    let out = residual(
+        dir,
+        &["scan", "--leavers", "leavers.csv", "--out", "r"],
+        &[(
+            "RESIDUAL_TEST_VAULT_TOKEN",
+            seed["no_sudo_token"].as_str().unwrap(),
+        )],
+    );
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let rows = csv_rows(&dir.join("r/coverage.csv"));
+    let root: Vec<_> = rows
+        .iter()
+        .filter(|r| !r["system_instance"].ends_with("team-a"))
+        .collect();
+    assert!(!root.is_empty());
+    for r in root {
+        assert_eq!(r["outcome"], "error", "{r:?}");
+        assert!(
+            r["detail"].contains("sudo") && r["detail"].contains("403"),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn vault_unreachable_or_bad_token_fails_closed() {
+    let (peer, seed) = bao();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    setup(dir, &peer, &seed, "RESIDUAL_TEST_VAULT_TOKEN");
+    let out = residual(
+        dir,
+        &["scan", "--leavers", "leavers.csv", "--out", "bad-token"],
+        &[("RESIDUAL_TEST_VAULT_TOKEN", "s.not-a-real-token-000000")],
+    );
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(csv_rows(&dir.join("bad-token/coverage.csv"))
+        .iter()
+        .all(|r| r["outcome"] == "error" && r["detail"].contains("403")));
+    drop(peer);
+    // Fewer attempts than the default six keep the test short; the path is the same.
+    let cfg = std::fs::read_to_string(dir.join("residual.toml")).unwrap();
+    std::fs::write(
+        dir.join("residual.toml"),
+        format!("[scan]\nmax_attempts = 2\n\n{cfg}"),
+    )
+    .unwrap();
+    let out = residual(
+        dir,
+        &["scan", "--leavers", "leavers.csv", "--out", "down"],
+        &[("RESIDUAL_TEST_VAULT_TOKEN", ROOT)],
+    );
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(csv_rows(&dir.join("down/coverage.csv"))
+        .iter()
+        .all(|r| r["outcome"] == "error"));
+    assert_eq!(csv_rows(&dir.join("down/findings.csv")).len(), 0);
+}
