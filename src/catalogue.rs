@@ -51,6 +51,8 @@ pub enum On {
     AssetTrustsAccount,
     /// An account or asset (not the leaver's own) names the leaver as owner.
     Owned,
+    /// The leaver's account recorded a successful login after their departure.
+    LoginAfterDeparture,
     /// A secret the leaver could reach — owner tag, resource policy naming their account, or
     /// a role they held (`readable_by_role`) — last changed before they left.
     SecretNotRotated,
@@ -107,6 +109,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("probes/aws/checks.toml", residual_aws::CHECKS),
     ("probes/github/checks.toml", residual_github::CHECKS),
     ("probes/vault/checks.toml", residual_vault::CHECKS),
+    ("probes/salesforce/checks.toml", residual_salesforce::CHECKS),
+    ("probes/scim/checks.toml", residual_scim::CHECKS),
 ];
 
 impl Catalogue {

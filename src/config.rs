@@ -110,7 +110,20 @@ pub struct Config {
     pub aws: Vec<residual_aws::AwsInstance>,
     pub github: Vec<residual_github::GithubInstance>,
     pub vault: Vec<residual_vault::VaultInstance>,
+    pub salesforce: Vec<residual_salesforce::SalesforceInstance>,
+    pub scim: Vec<residual_scim::ScimInstance>,
     pub sha256: Option<String>,
+}
+
+impl Config {
+    /// No system to scan.
+    pub fn is_empty(&self) -> bool {
+        self.aws.is_empty()
+            && self.github.is_empty()
+            && self.vault.is_empty()
+            && self.salesforce.is_empty()
+            && self.scim.is_empty()
+    }
 }
 
 impl Default for Config {
@@ -122,6 +135,8 @@ impl Default for Config {
             aws: Vec::new(),
             github: Vec::new(),
             vault: Vec::new(),
+            salesforce: Vec::new(),
+            scim: Vec::new(),
             sha256: None,
         }
     }
@@ -233,17 +248,6 @@ pub fn parse(
     for (i, s) in raw.scim.iter().enumerate() {
         check_token("scim", i, &s.token_env, &s.token_file)?;
     }
-    for (table, n) in [
-        ("salesforce", raw.salesforce.len()),
-        ("scim", raw.scim.len()),
-    ] {
-        if n > 0 {
-            return Err(err(
-                table,
-                format!("[[{table}]] is not built yet in this version of residual; remove the table to scan the other systems"),
-            ));
-        }
-    }
     let scan = &raw.scan;
     let as_of = match &scan.as_of {
         Some(d) => {
@@ -325,6 +329,65 @@ pub fn parse(
             http,
         });
     }
+    let mut salesforce = Vec::new();
+    for (i, sf) in raw.salesforce.iter().enumerate() {
+        let n = i + 1;
+        if !(sf.instance_url.starts_with("https://") || sf.instance_url.starts_with("http://")) {
+            return Err(err(
+                "instance_url",
+                format!("[[salesforce]] #{n}: instance_url must be an http(s) URL"),
+            ));
+        }
+        let auth = match (&sf.client_id_env, &sf.client_secret_env) {
+            (Some(id), Some(secret)) => {
+                let get = |var: &str, key: &str| -> Result<secrecy::SecretString, InputError> {
+                    let v = env(var).filter(|v| !v.is_empty()).ok_or_else(|| err(key, format!("[[salesforce]] #{n}: environment variable {var} is not set")))?;
+                    residual_probe::redact::register(&v);
+                    Ok(secrecy::SecretString::from(v))
+                };
+                residual_salesforce::SalesforceAuth::ClientCredentials { client_id: get(id, "client_id_env")?, client_secret: get(secret, "client_secret_env")? }
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(err("client_id_env", format!("[[salesforce]] #{n}: the client-credentials flow needs both client_id_env and client_secret_env")))
+            }
+            (None, None) => residual_salesforce::SalesforceAuth::Token(load_token(&sf.token_env, &sf.token_file, env).map_err(|m| err("token_env", format!("[[salesforce]] #{n}: {m}")))?),
+        };
+        let api_version = sf.api_version.clone().unwrap_or_else(|| "v62.0".into());
+        if !api_version.starts_with('v') || api_version[1..].parse::<f32>().is_err() {
+            return Err(err(
+                "api_version",
+                format!("[[salesforce]] #{n}: api_version must look like v62.0"),
+            ));
+        }
+        salesforce.push(residual_salesforce::SalesforceInstance {
+            instance_url: sf.instance_url.clone(),
+            api_version,
+            auth,
+            concurrency,
+            http,
+        });
+    }
+    let mut scim = Vec::new();
+    for (i, sc) in raw.scim.iter().enumerate() {
+        let n = i + 1;
+        if !(sc.base_url.starts_with("https://") || sc.base_url.starts_with("http://")) {
+            return Err(err(
+                "base_url",
+                format!("[[scim]] #{n}: base_url must be an http(s) URL"),
+            ));
+        }
+        if sc.name.trim().is_empty() {
+            return Err(err("name", format!("[[scim]] #{n}: name is empty")));
+        }
+        scim.push(residual_scim::ScimInstance {
+            name: sc.name.trim().to_string(),
+            base_url: sc.base_url.clone(),
+            token: load_token(&sc.token_env, &sc.token_file, env)
+                .map_err(|m| err("token_env", format!("[[scim]] #{n}: {m}")))?,
+            concurrency,
+            http,
+        });
+    }
     let net = residual_aws::NetPolicy {
         read_timeout: Duration::from_secs(scan.request_timeout_secs.unwrap_or(30).max(1)),
         max_attempts,
@@ -372,6 +435,8 @@ pub fn parse(
         aws,
         github,
         vault,
+        salesforce,
+        scim,
         sha256: None,
     })
 }
@@ -449,15 +514,15 @@ mod tests {
     }
 
     #[test]
-    fn unbuilt_table_is_named() {
-        let env = |_: &str| Some("tok-value-123".to_string());
+    fn salesforce_client_credentials_need_both_halves() {
+        let env = |_: &str| Some("value-123456".to_string());
         let e = parse(
             "r.toml",
-            "[[salesforce]]\ninstance_url = \"https://x\"\ntoken_env = \"SF\"\n",
+            "[[salesforce]]\ninstance_url = \"https://x.my.salesforce.com\"\nclient_id_env = \"SF_ID\"\n",
             &env,
         )
         .unwrap_err();
-        assert!(e.message.contains("not built yet"), "{}", e.message);
+        assert!(e.message.contains("client_secret_env"), "{}", e.message);
     }
 
     #[test]

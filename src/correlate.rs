@@ -91,6 +91,7 @@ pub struct LeaverIndex {
     employee_ids: HashMap<String, Vec<u32>>,
     /// systems for which each leaver has an explicit handle (probable matching is skipped)
     has_handle: Vec<Vec<String>>,
+    earliest_departure: Option<time::OffsetDateTime>,
 }
 
 /// Lower-case without allocating when the text already is.
@@ -140,6 +141,10 @@ impl LeaverIndex {
                 push(&mut ix.employee_ids, e.trim().to_string(), i);
             }
             ix.has_handle.push(l.handles.keys().cloned().collect());
+            ix.earliest_departure = Some(
+                ix.earliest_departure
+                    .map_or(l.departure, |d| d.min(l.departure)),
+            );
         }
         ix
     }
@@ -260,6 +265,8 @@ impl LeaverIndex {
         logins.dedup();
         let mut emails: Vec<String> = self.emails.keys().cloned().collect();
         emails.sort();
+        let mut external_ids: Vec<String> = self.employee_ids.keys().cloned().collect();
+        external_ids.sort();
         residual_probe::Candidates {
             logins,
             emails,
@@ -267,6 +274,8 @@ impl LeaverIndex {
                 .has_handle
                 .iter()
                 .any(|h| !h.iter().any(|s| s == system)),
+            external_ids,
+            earliest_departure: self.earliest_departure,
         }
     }
 

@@ -340,7 +340,13 @@ fn own_account_findings(
         e.extend(extra);
         e
     };
-    let live_creds: Vec<&Credential> = a.credentials.iter().filter(|c| live(c, as_of)).collect();
+    // A disabled account's credentials are no path: a disabled Vault entity blocks its tokens,
+    // a deactivated Salesforce user's OAuth tokens stop working.
+    let live_creds: Vec<&Credential> = if a.state == AccountState::Disabled {
+        Vec::new()
+    } else {
+        a.credentials.iter().filter(|c| live(c, as_of)).collect()
+    };
     for c in &live_creds {
         if let Some(check) = cat.find(On::Credential, &c.resource_type) {
             out.push(cx.finding(
@@ -420,8 +426,10 @@ fn own_account_findings(
     }
     if let Some(check) = cat.find(On::AccountActive, &a.resource_type) {
         if a.state != AccountState::Disabled {
-            let owner = a.role.as_deref() == Some("owner")
-                && check.critical_when.contains(&Escalation::OwnerRole);
+            let owner = (a.role.as_deref() == Some("owner")
+                && check.critical_when.contains(&Escalation::OwnerRole))
+                || (!a.privileges.is_empty()
+                    && check.critical_when.contains(&Escalation::Privileged));
             let mut f = cx.finding(
                 check,
                 &a.resource_type,
@@ -454,6 +462,36 @@ fn own_account_findings(
                     Tri::False
                 };
             }
+            out.push(f);
+        }
+    }
+    if let (Some(t), Some(check)) = (
+        a.last_login_at,
+        cat.find(On::LoginAfterDeparture, &a.resource_type),
+    ) {
+        if t > cx.leaver.departure {
+            let mut ev = base_evidence(vec![format!(
+                "successful login at {} (departure {})",
+                fmt(t),
+                fmt(cx.leaver.departure)
+            )]);
+            if let Some(s) = a.attributes.get("last_login_source") {
+                ev.push(format!("login source: {s}"));
+            }
+            let mut f = cx.finding(
+                check,
+                &a.resource_type,
+                &a.id,
+                &a.name,
+                &a.name,
+                rule,
+                conf,
+                None,
+                false,
+                ev,
+            );
+            f.last_used_at = Some(t);
+            f.used_after_departure = Tri::True;
             out.push(f);
         }
     }

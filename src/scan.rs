@@ -165,6 +165,12 @@ fn probes(cfg: &Config) -> Vec<Box<dyn Probe>> {
     for v in &cfg.vault {
         out.push(Box::new(residual_vault::VaultProbe(v.clone())));
     }
+    for s in &cfg.salesforce {
+        out.push(Box::new(residual_salesforce::SalesforceProbe(s.clone())));
+    }
+    for s in &cfg.scim {
+        out.push(Box::new(residual_scim::ScimProbe(s.clone())));
+    }
     out
 }
 
@@ -394,7 +400,7 @@ pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result
     let (snapshot, source) = match &args.snapshot {
         Some(p) => (load_snapshot(p)?, format!("file {}", p.display())),
         None => {
-            if cfg.aws.is_empty() && cfg.github.is_empty() && cfg.vault.is_empty() {
+            if cfg.is_empty() {
                 return Err(InputError {
                     file: config_path
                         .map(|p| p.display().to_string())
@@ -439,12 +445,12 @@ pub fn collect_command(
 ) -> anyhow::Result<u8> {
     let set = leavers::load(leavers_path, delimiter)?;
     let cfg = config::load(config_path)?;
-    if cfg.aws.is_empty() && cfg.github.is_empty() && cfg.vault.is_empty() {
+    if cfg.is_empty() {
         return Err(InputError {
             file: config_path.display().to_string(),
             line: None,
             field: None,
-            message: "no system to scan: add an [[aws]] or [[github]] table".into(),
+            message: "no system to scan: add an [[aws]], [[github]], [[vault]], [[salesforce]] or [[scim]] table".into(),
         }
         .into());
     }

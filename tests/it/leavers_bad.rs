@@ -198,9 +198,9 @@ fn config_errors_exit_2_before_any_request() {
     );
     config_error("[[aws]]\nendpoint_url = \"http://127.0.0.1:9\"\n[[vault]]\naddr = \"http://127.0.0.1:9\"\ntoken_env = \"RESIDUAL_TEST_UNSET_TOKEN\"\n", &[], &["RESIDUAL_TEST_UNSET_TOKEN", "token_env"]);
     config_error(
-        "[[scim]]\nname = \"slack\"\nbase_url = \"https://x\"\ntoken_env = \"SCIM_TOKEN_FOR_TEST\"\n",
+        "[[scim]]\nname = \"slack\"\nbase_url = \"ftp://x\"\ntoken_env = \"SCIM_TOKEN_FOR_TEST\"\n",
         &[("SCIM_TOKEN_FOR_TEST", "scim-test-token-123")],
-        &["not built yet"],
+        &["base_url", "http(s) URL"],
     );
     config_error(
         "[[github]]\norg = \"acme\"\napp_id = 1\n",

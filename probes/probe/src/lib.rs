@@ -45,6 +45,10 @@ pub struct Candidates {
     /// Some leaver has no explicit handle for this system: matching them needs an
     /// email-to-account directory (SAML identities, user profiles).
     pub needs_directory: bool,
+    /// HR employee ids (matched against SCIM `externalId`).
+    pub external_ids: Vec<String>,
+    /// The earliest departure among the leavers: how far back login history matters.
+    pub earliest_departure: Option<time::OffsetDateTime>,
 }
 
 /// Errors a probe reports. Each is *indeterminate*: the system said nothing about access, so
