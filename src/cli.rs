@@ -80,7 +80,7 @@ pub struct ScanArgs {
     #[arg(long)]
     pub as_of: Option<String>,
     /// Output formats, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "csv,json,md")]
+    #[arg(long, value_delimiter = ',', default_value = "csv,json,ocsf,html,md")]
     pub format: Vec<String>,
     /// Exit 1 when an open finding is at or above this severity.
     #[arg(long, default_value = "low", value_parser = parse_severity)]

@@ -66,8 +66,6 @@ fn check_formats(formats: &[String]) -> Result<Vec<String>, InputError> {
             if !out.contains(&f) {
                 out.push(f);
             }
-        } else if f == "html" || f == "ocsf" {
-            return Err(not_built(&format!("--format {f}")));
         } else {
             return Err(InputError {
                 file: "command line".into(),

@@ -7,8 +7,10 @@
 //! secrets by design, and this is the second lock on that door.
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod ocsf;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -78,13 +80,15 @@ pub fn renderers(formats: &[String]) -> anyhow::Result<Vec<Box<dyn Render>>> {
             }
             "json" => out.push(Box::new(json::FindingsJson)),
             "md" => out.push(Box::new(markdown::Summary)),
+            "html" => out.push(Box::new(html::Page)),
+            "ocsf" => out.push(Box::new(ocsf::Events)),
             other => anyhow::bail!("unknown format {other:?}"),
         }
     }
     Ok(out)
 }
 
-pub const BUILT_FORMATS: &[&str] = &["csv", "json", "md"];
+pub const BUILT_FORMATS: &[&str] = &["csv", "json", "ocsf", "html", "md"];
 
 /// Write `bytes` to `dir/name` through a temp file and a rename, so a reader never sees half
 /// a file. Returns the sha256.

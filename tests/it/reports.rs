@@ -163,3 +163,21 @@ fn checks_lists_the_catalogue() {
     let man = residual(work.path(), &["man"], &[]);
     assert!(String::from_utf8_lossy(&man.stdout).contains(".TH"));
 }
+
+/// Every OCSF event is a valid Detection Finding for an independent implementation
+/// (py-ocsf-models, which Prowler's OCSF output is built on).
+#[test]
+fn ocsf_events_validate_with_py_ocsf_models() {
+    let work = tempfile::tempdir().unwrap();
+    assert_eq!(code(&residual(work.path(), &["demo", "--out", "d"], &[])), 0);
+    let file = work.path().join("d/findings.ocsf.json");
+    let out = std::process::Command::new(crate::harness::python())
+        .arg(crate::harness::repo().join("tests/harness/ocsf_check.py"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let findings = crate::harness::csv_rows(&work.path().join("d/findings.csv")).len();
+    assert!(stdout.contains(&format!("{findings} passed, 0 failed")), "{stdout}");
+}
