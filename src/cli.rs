@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::catalogue::{Catalogue, Severity};
@@ -48,9 +48,19 @@ pub enum Command {
         delimiter: Option<u8>,
     },
     /// Re-hash a report folder against its manifest: exit 0 intact, 1 tampered.
-    Verify { dir: PathBuf },
+    Verify {
+        dir: PathBuf,
+        /// Also check manifest.sig with this Ed25519 public key (SPKI PEM).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+    },
     /// New, resolved and persisting findings between two scans.
-    Diff { old: PathBuf, new: PathBuf },
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the check catalogue.
     Checks {
         #[arg(long)]
@@ -100,6 +110,12 @@ pub struct ScanArgs {
     /// Leavers CSV delimiter (one character; `\t` for tab).
     #[arg(long, value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
+    /// Start the CSV files with a UTF-8 byte order mark (for Excel on Windows).
+    #[arg(long)]
+    pub csv_bom: bool,
+    /// Sign manifest.json with this Ed25519 private key (PKCS#8 PEM); writes manifest.sig.
+    #[arg(long)]
+    pub sign_key: Option<PathBuf>,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -165,8 +181,11 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
             out,
             delimiter,
         } => scan::collect_command(&config, &leavers, &out, delimiter),
-        Command::Verify { dir } => {
-            let problems = crate::report::verify(&dir)?;
+        Command::Verify { dir, pubkey } => {
+            let mut problems = crate::report::verify(&dir)?;
+            if let Some(k) = &pubkey {
+                problems.extend(crate::report::sign::verify_signature(&dir, k)?);
+            }
             if problems.is_empty() {
                 println!("{}: intact", dir.display());
                 Ok(exit::CLEAN)
@@ -177,7 +196,7 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
                 Ok(exit::FINDINGS)
             }
         }
-        Command::Diff { .. } => bail!("diff is not built yet in this version of residual"),
+        Command::Diff { old, new, json } => crate::baseline::diff_command(&old, &new, json),
         Command::Checks { json } => {
             let cat = Catalogue::builtin();
             if json {

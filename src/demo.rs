@@ -434,6 +434,10 @@ pub fn demo_command(
         exit_zero: false,
         started_at,
         command_line,
+        baseline: None,
+        suppressions: Vec::new(),
+        csv_bom: false,
+        sign_key: None,
     })?;
     scan::print_summary(&outcome, n, json);
     if !json {

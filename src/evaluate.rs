@@ -89,6 +89,17 @@ pub struct Finding {
     pub remediation: String,
     #[serde(with = "time::serde::rfc3339")]
     pub observed_at: OffsetDateTime,
+    /// Why the finding is muted (`--suppressions`): reason, approver, expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<String>,
+    /// `new` or `persisting` against `--baseline`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub first_seen: Option<OffsetDateTime>,
     /// A working path (coverage `residual`) rather than a leftover.
     #[serde(skip)]
     pub path: bool,
@@ -136,6 +147,12 @@ pub struct CoverageRow {
 pub struct Evaluation {
     pub findings: Vec<Finding>,
     pub coverage: Vec<CoverageRow>,
+    /// Findings of the baseline report that are gone (with `--baseline`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<serde_json::Value>,
+    /// What the suppressions file did: used, expired and unused entries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppression_notes: Vec<String>,
 }
 
 impl Evaluation {
@@ -273,6 +290,9 @@ impl Ctx<'_> {
             other_controls: check.other_controls.clone(),
             remediation,
             observed_at: self.observed_at,
+            suppression: None,
+            baseline: None,
+            first_seen: None,
             path: check.path,
         }
     }

@@ -5,6 +5,7 @@
 //! probes (`probes/*`), correlate, evaluate, report — and does no network I/O of its own.
 //! `main.rs` is a thin shell around [`run`].
 
+pub mod baseline;
 pub mod catalogue;
 pub mod cli;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod evaluate;
 pub mod leavers;
 pub mod report;
 pub mod scan;
+pub mod suppress;
 
 use std::fmt;
 

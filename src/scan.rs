@@ -24,15 +24,6 @@ use crate::{exit, InputError};
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_COMMIT: &str = env!("RESIDUAL_GIT_COMMIT");
 
-fn not_built(what: &str) -> InputError {
-    InputError {
-        file: "command line".into(),
-        line: None,
-        field: Some(what.into()),
-        message: format!("{what} is not built yet in this version of residual"),
-    }
-}
-
 /// Reproducible: the same snapshot, as-of and leavers file give the same scan id, so a replay
 /// with `--snapshot` produces byte-identical findings.
 pub fn scan_id(
@@ -270,6 +261,10 @@ pub struct Pipeline<'a> {
     pub exit_zero: bool,
     pub started_at: OffsetDateTime,
     pub command_line: Vec<String>,
+    pub baseline: Option<PathBuf>,
+    pub suppressions: Vec<(crate::suppress::Entry, OffsetDateTime)>,
+    pub csv_bom: bool,
+    pub sign_key: Option<PathBuf>,
 }
 
 pub fn evaluate_and_report(p: Pipeline) -> anyhow::Result<Outcome> {
@@ -286,6 +281,14 @@ pub fn evaluate_and_report(p: Pipeline) -> anyhow::Result<Outcome> {
         as_of: p.as_of,
         sla_hours: p.sla_hours,
     });
+    let mut evaluation = evaluation;
+    if let Some(dir) = &p.baseline {
+        crate::baseline::apply(&mut evaluation, dir, p.as_of)?;
+    }
+    crate::suppress::apply(&mut evaluation, &p.suppressions, p.as_of);
+    for n in &evaluation.suppression_notes {
+        tracing::warn!("{n}");
+    }
     let code = exit_code(&evaluation, p.fail_on, p.exit_zero);
     let meta = ScanMeta {
         scan_id: id,
@@ -304,7 +307,11 @@ pub fn evaluate_and_report(p: Pipeline) -> anyhow::Result<Outcome> {
         sla_hours: p.sla_hours,
         fail_on: p.fail_on.as_str().into(),
     };
-    let renderers = report::renderers(&p.formats)?;
+    let renderers = report::renderers(&p.formats, p.csv_bom)?;
+    let key = match &p.sign_key {
+        Some(k) => Some(report::sign::load_signing_key(k)?),
+        None => None,
+    };
     report::write_folder(
         &dir,
         &Report {
@@ -314,6 +321,7 @@ pub fn evaluate_and_report(p: Pipeline) -> anyhow::Result<Outcome> {
         },
         &renderers,
         code as i32,
+        key.as_ref(),
     )?;
     Ok(Outcome {
         evaluation,
@@ -372,14 +380,19 @@ pub fn print_summary(o: &Outcome, snapshot_systems: usize, json: bool) {
 
 pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result<u8> {
     let started_at = OffsetDateTime::now_utc();
-    if args.baseline.is_some() {
-        return Err(not_built("--baseline").into());
-    }
-    if args.suppressions.is_some() {
-        return Err(not_built("--suppressions").into());
-    }
     let formats = check_formats(&args.format)?;
     let set = leavers::load(&args.leavers, args.delimiter)?;
+    // Everything the run needs is validated before the first request.
+    let suppressions = match &args.suppressions {
+        Some(p) => crate::suppress::load(p)?,
+        None => Vec::new(),
+    };
+    if let Some(dir) = &args.baseline {
+        crate::baseline::load(dir)?;
+    }
+    if let Some(k) = &args.sign_key {
+        report::sign::load_signing_key(k)?;
+    }
     for w in &set.warnings {
         tracing::warn!("{w}");
     }
@@ -430,6 +443,10 @@ pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result
         exit_zero: args.exit_zero,
         started_at,
         command_line,
+        baseline: args.baseline.clone(),
+        suppressions,
+        csv_bom: args.csv_bom,
+        sign_key: args.sign_key.clone(),
     })?;
     print_summary(&outcome, n, args.json);
     Ok(outcome.code)

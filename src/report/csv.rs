@@ -99,10 +99,19 @@ pub fn finding_record(f: &Finding) -> Vec<String> {
     ]
 }
 
-fn write(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> anyhow::Result<Vec<u8>> {
+fn write(
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+    bom: bool,
+) -> anyhow::Result<Vec<u8>> {
+    let start: Vec<u8> = if bom {
+        b"\xEF\xBB\xBF".to_vec()
+    } else {
+        Vec::new()
+    };
     let mut w = ::csv::WriterBuilder::new()
         .terminator(::csv::Terminator::CRLF)
-        .from_writer(Vec::new());
+        .from_writer(start);
     w.write_record(header)?;
     for r in rows {
         w.write_record(&r)?;
@@ -110,7 +119,9 @@ fn write(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> anyhow::Re
     Ok(w.into_inner()?)
 }
 
-pub struct FindingsCsv;
+pub struct FindingsCsv {
+    pub bom: bool,
+}
 impl Render for FindingsCsv {
     fn file_name(&self) -> &'static str {
         "findings.csv"
@@ -119,11 +130,14 @@ impl Render for FindingsCsv {
         write(
             FINDINGS_COLUMNS,
             r.evaluation.findings.iter().map(finding_record),
+            self.bom,
         )
     }
 }
 
-pub struct CoverageCsv;
+pub struct CoverageCsv {
+    pub bom: bool,
+}
 impl Render for CoverageCsv {
     fn file_name(&self) -> &'static str {
         "coverage.csv"
@@ -145,6 +159,7 @@ impl Render for CoverageCsv {
                     t(&c.detail),
                 ]
             }),
+            self.bom,
         )
     }
 }

@@ -15,6 +15,8 @@ impl Render for FindingsJson {
             "as_of": super::rfc3339(r.meta.as_of),
             "findings": r.evaluation.findings,
             "coverage": r.evaluation.coverage,
+            "resolved": r.evaluation.resolved,
+            "suppressions": r.evaluation.suppression_notes,
         });
         let text = serde_json::to_string_pretty(&v)?;
         Ok(residual_probe::redact::redact(&text).into_bytes())

@@ -38,7 +38,13 @@ impl Render for Summary {
             .filter(|c| c.outcome == Outcome::Residual)
             .map(|c| &*c.leaver_id)
             .collect();
-        let sev = |x: Severity| ev.findings.iter().filter(|f| f.severity == x).count();
+        // Open findings only: suppressed ones are listed under Suppressions.
+        let sev = |x: Severity| {
+            ev.findings
+                .iter()
+                .filter(|f| f.severity == x && f.status == crate::evaluate::Status::Open)
+                .count()
+        };
         writeln!(s, "As of {}: {} leavers checked across {} system instance(s); **{} with residual access**.", super::rfc3339(m.as_of), departed.len(), r.snapshot.systems.len(), residual.len())?;
         writeln!(s)?;
         writeln!(s, "| critical | high | medium | low | errors | ambiguous |")?;
@@ -101,6 +107,34 @@ impl Render for Summary {
                     cell(&c.leaver_id),
                     cell(&c.detail)
                 )?;
+            }
+            writeln!(s)?;
+        }
+        let new = ev
+            .findings
+            .iter()
+            .filter(|f| f.baseline == Some("new"))
+            .count();
+        let persisting = ev
+            .findings
+            .iter()
+            .filter(|f| f.baseline == Some("persisting"))
+            .count();
+        if new + persisting + ev.resolved.len() > 0 {
+            writeln!(s, "## Since the baseline")?;
+            writeln!(s)?;
+            writeln!(
+                s,
+                "{new} new, {persisting} persisting, {} resolved.",
+                ev.resolved.len()
+            )?;
+            writeln!(s)?;
+        }
+        if !ev.suppression_notes.is_empty() {
+            writeln!(s, "## Suppressions")?;
+            writeln!(s)?;
+            for n in &ev.suppression_notes {
+                writeln!(s, "- {}", cell(n))?;
             }
             writeln!(s)?;
         }

@@ -11,6 +11,7 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod ocsf;
+pub mod sign;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -70,13 +71,13 @@ pub trait Render {
 }
 
 /// Output formats by `--format` name; `csv` is two files.
-pub fn renderers(formats: &[String]) -> anyhow::Result<Vec<Box<dyn Render>>> {
+pub fn renderers(formats: &[String], csv_bom: bool) -> anyhow::Result<Vec<Box<dyn Render>>> {
     let mut out: Vec<Box<dyn Render>> = Vec::new();
     for f in formats {
         match f.as_str() {
             "csv" => {
-                out.push(Box::new(csv::FindingsCsv));
-                out.push(Box::new(csv::CoverageCsv));
+                out.push(Box::new(csv::FindingsCsv { bom: csv_bom }));
+                out.push(Box::new(csv::CoverageCsv { bom: csv_bom }));
             }
             "json" => out.push(Box::new(json::FindingsJson)),
             "md" => out.push(Box::new(markdown::Summary)),
@@ -126,6 +127,7 @@ pub fn write_folder(
     report: &Report,
     renderers: &[Box<dyn Render>],
     exit_code: i32,
+    sign_key: Option<&ed25519_dalek::SigningKey>,
 ) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut files = std::collections::BTreeMap::new();
@@ -201,6 +203,8 @@ pub fn write_folder(
         "sla_hours": m.sla_hours,
         "fail_on": m.fail_on,
         "systems": systems,
+        "suppressions": ev.suppression_notes,
+        "baseline": {"resolved": ev.resolved.len(), "new": ev.findings.iter().filter(|f| f.baseline == Some("new")).count(), "persisting": ev.findings.iter().filter(|f| f.baseline == Some("persisting")).count()},
         "totals": {
             "findings": ev.findings.len(),
             "coverage_rows": ev.coverage.len(),
@@ -211,6 +215,15 @@ pub fn write_folder(
         "files": files,
     });
     let text = residual_probe::redact::redact(&serde_json::to_string_pretty(&manifest)?);
+    // The signature is written before the manifest it covers, so a folder with a manifest is
+    // never missing its signature.
+    if let Some(k) = sign_key {
+        write_atomic(
+            dir,
+            "manifest.sig",
+            sign::sign(k, text.as_bytes()).as_bytes(),
+        )?;
+    }
     write_atomic(dir, "manifest.json", text.as_bytes())?;
     Ok(dir.to_path_buf())
 }

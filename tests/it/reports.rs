@@ -169,7 +169,10 @@ fn checks_lists_the_catalogue() {
 #[test]
 fn ocsf_events_validate_with_py_ocsf_models() {
     let work = tempfile::tempdir().unwrap();
-    assert_eq!(code(&residual(work.path(), &["demo", "--out", "d"], &[])), 0);
+    assert_eq!(
+        code(&residual(work.path(), &["demo", "--out", "d"], &[])),
+        0
+    );
     let file = work.path().join("d/findings.ocsf.json");
     let out = std::process::Command::new(crate::harness::python())
         .arg(crate::harness::repo().join("tests/harness/ocsf_check.py"))
@@ -177,7 +180,268 @@ fn ocsf_events_validate_with_py_ocsf_models() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let findings = crate::harness::csv_rows(&work.path().join("d/findings.csv")).len();
-    assert!(stdout.contains(&format!("{findings} passed, 0 failed")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{findings} passed, 0 failed")),
+        "{stdout}"
+    );
+}
+
+fn demo_snapshot(dir: &std::path::Path) -> serde_json::Value {
+    assert_eq!(code(&residual(dir, &["demo", "--out", "demo"], &[])), 0);
+    serde_json::from_slice(&std::fs::read(dir.join("demo/snapshot.json")).unwrap()).unwrap()
+}
+
+fn leavers_csv(dir: &std::path::Path) {
+    std::fs::write(dir.join("l.csv"), residual::demo::LEAVERS_CSV).unwrap();
+}
+
+/// Two scans: bob's SSH key removed (resolved), a new key for erin (new), the rest persisting.
+#[test]
+fn baseline_round_trip_and_diff() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    leavers_csv(dir);
+    let snap = demo_snapshot(dir);
+    std::fs::write(dir.join("a.json"), snap.to_string()).unwrap();
+    let mut b = snap.clone();
+    let accounts = b["systems"][0]["accounts"].as_array_mut().unwrap();
+    let bob = accounts
+        .iter_mut()
+        .find(|a| a["name"] == "bob.smith")
+        .unwrap();
+    bob["credentials"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|c| c["resource_type"] != "aws_iam_ssh_public_key");
+    let erin = accounts.iter_mut().find(|a| a["name"] == "erin").unwrap();
+    let mut key = erin["credentials"][0].clone();
+    key["id"] = "AKIADEMOERIN00000002".into();
+    erin["credentials"].as_array_mut().unwrap().push(key);
+    std::fs::write(dir.join("b.json"), b.to_string()).unwrap();
+    let scan = |snap: &str, out: &str, extra: &[&str]| {
+        let mut a = vec![
+            "scan",
+            "--leavers",
+            "l.csv",
+            "--snapshot",
+            snap,
+            "--as-of",
+            "2026-11-26",
+            "--out",
+            out,
+        ];
+        a.extend_from_slice(extra);
+        residual(dir, &a, &[])
+    };
+    assert_eq!(code(&scan("a.json", "r1", &[])), 3);
+    let out = scan("b.json", "r2", &["--baseline", "r1"]);
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r2/findings.json")).unwrap()).unwrap();
+    let new: Vec<&str> = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["baseline"] == "new")
+        .map(|f| f["resource_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(new, vec!["AKIADEMOERIN00000002"]);
+    assert!(j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["first_seen"].is_string()));
+    let resolved: Vec<&str> = j["resolved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["resource_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(resolved, vec!["APKADEMOBOB000000001"]);
+    let d = residual(dir, &["diff", "r1", "r2", "--json"], &[]);
+    assert_eq!(code(&d), 0, "{}", text(&d));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&d.stdout).unwrap();
+    let count = |s: &str| rows.iter().filter(|r| r["state"] == s).count();
+    let total = crate::harness::csv_rows(&dir.join("r1/findings.csv")).len();
+    assert_eq!(
+        (count("new"), count("resolved"), count("persisting")),
+        (1, 1, total - 1)
+    );
+    let table = residual(dir, &["diff", "r1", "r2"], &[]);
+    assert!(String::from_utf8_lossy(&table.stdout)
+        .contains(&format!("1 new, 1 resolved, {} persisting", total - 1)));
+}
+
+#[test]
+fn suppressions_mute_expire_and_are_validated() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    leavers_csv(dir);
+    demo_snapshot(dir);
+    // Only the readable instance: a complete scan, so the exit code reflects open findings.
+    let snap: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("demo/snapshot.json")).unwrap()).unwrap();
+    let mut one = snap.clone();
+    one["systems"] = serde_json::json!([snap["systems"][0]]);
+    std::fs::write(dir.join("one.json"), one.to_string()).unwrap();
+    std::fs::write(
+        dir.join("l2.csv"),
+        "email,departure_date\ncarol@demo.example,2026-09-30\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("s.toml"),
+        "[[suppression]]\ncheck_id = \"aws_iam_user_not_removed\"\nleaver = \"Carol@demo.example\"\nreason = \"kept for legal hold\"\napproved_by = \"ciso@demo.example\"\nexpires = \"2026-12-31\"\n\n[[suppression]]\nresource = \"arn:aws:iam::*:user/nobody\"\nreason = \"old\"\napproved_by = \"x\"\nexpires = \"2026-01-01\"\n",
+    )
+    .unwrap();
+    let scan = |out: &str, extra: &[&str]| {
+        let mut a = vec![
+            "scan",
+            "--leavers",
+            "l2.csv",
+            "--snapshot",
+            "one.json",
+            "--as-of",
+            "2026-11-26",
+            "--out",
+            out,
+        ];
+        a.extend_from_slice(extra);
+        residual(dir, &a, &[])
+    };
+    assert_eq!(code(&scan("plain", &[])), 1, "carol's low finding is open");
+    let out = scan("muted", &["--suppressions", "s.toml"]);
+    assert_eq!(
+        code(&out),
+        0,
+        "the only finding is suppressed\n{}",
+        text(&out)
+    );
+    let rows = crate::harness::csv_rows(&dir.join("muted/findings.csv"));
+    assert_eq!(rows.len(), 1, "muted findings stay in the output");
+    assert_eq!(rows[0]["status"], "suppressed");
+    let md = std::fs::read_to_string(dir.join("muted/summary.md")).unwrap();
+    assert!(
+        md.contains("muted 1 finding") && md.contains("expired, no longer mutes"),
+        "{md}"
+    );
+    let ocsf = std::fs::read_to_string(dir.join("muted/findings.ocsf.json")).unwrap();
+    assert!(
+        ocsf.contains("\"status_id\": 3"),
+        "suppressed is OCSF status 3"
+    );
+    // After its expiry the entry stops muting.
+    let out = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "l2.csv",
+            "--snapshot",
+            "one.json",
+            "--as-of",
+            "2027-01-15",
+            "--out",
+            "later",
+            "--suppressions",
+            "s.toml",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    // YAML works the same.
+    std::fs::write(dir.join("s.yaml"), "suppression:\n  - check_id: aws_iam_user_not_removed\n    reason: legal hold\n    approved_by: ciso\n    expires: '2026-12-31'\n").unwrap();
+    assert_eq!(code(&scan("yaml", &["--suppressions", "s.yaml"])), 0);
+    // Malformed: no reason, unknown key, no matcher — exit 2, nothing written.
+    for (name, body) in [
+        ("noreason.toml", "[[suppression]]\ncheck_id = \"x\"\napproved_by = \"y\"\nexpires = \"2026-12-31\"\n"),
+        ("unknown.toml", "[[suppression]]\ncheck = \"x\"\nreason = \"r\"\napproved_by = \"y\"\nexpires = \"2026-12-31\"\n"),
+        ("nomatch.toml", "[[suppression]]\nreason = \"r\"\napproved_by = \"y\"\nexpires = \"2026-12-31\"\n"),
+    ] {
+        std::fs::write(dir.join(name), body).unwrap();
+        let out = scan(&format!("bad-{name}"), &["--suppressions", name]);
+        assert_eq!(code(&out), 2, "{name}\n{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(name), "{name}: {}", text(&out));
+        assert!(!dir.join(format!("bad-{name}")).exists());
+    }
+}
+
+#[test]
+fn signed_manifest_verifies_and_detects_tampering_and_wrong_keys() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    leavers_csv(dir);
+    demo_snapshot(dir);
+    let keys = "import sys\nfrom cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey\nfrom cryptography.hazmat.primitives import serialization as s\nfor name in ('a', 'b'):\n    k = Ed25519PrivateKey.generate()\n    open(sys.argv[1] + '/' + name + '.pem', 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))\n    open(sys.argv[1] + '/' + name + '.pub', 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))\n";
+    let out = std::process::Command::new(crate::harness::python())
+        .args(["-c", keys])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "l.csv",
+            "--snapshot",
+            "demo/snapshot.json",
+            "--as-of",
+            "2026-11-26",
+            "--out",
+            "s",
+            "--sign-key",
+            "a.pem",
+            "--csv-bom",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(std::fs::read(dir.join("s/findings.csv"))
+        .unwrap()
+        .starts_with(b"\xEF\xBB\xBFscan_id,"));
+    let ok = residual(dir, &["verify", "s", "--pubkey", "a.pub"], &[]);
+    assert_eq!(code(&ok), 0, "{}", text(&ok));
+    let wrong = residual(dir, &["verify", "s", "--pubkey", "b.pub"], &[]);
+    assert_eq!(code(&wrong), 1);
+    assert!(String::from_utf8_lossy(&wrong.stdout).contains("bad signature"));
+    // Rewrite the manifest (say, to hide a file): the hashes could be recomputed, the
+    // signature cannot.
+    let m = std::fs::read_to_string(dir.join("s/manifest.json"))
+        .unwrap()
+        .replace("\"complete\": true", "\"complete\": true ");
+    std::fs::write(dir.join("s/manifest.json"), m).unwrap();
+    let tampered = residual(dir, &["verify", "s", "--pubkey", "a.pub"], &[]);
+    assert_eq!(code(&tampered), 1);
+    assert!(String::from_utf8_lossy(&tampered.stdout).contains("manifest.sig: bad signature"));
+    // A bad key file is an input error before anything runs.
+    std::fs::write(dir.join("junk.pem"), "not a key").unwrap();
+    let bad = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "l.csv",
+            "--snapshot",
+            "demo/snapshot.json",
+            "--out",
+            "t",
+            "--sign-key",
+            "junk.pem",
+        ],
+        &[],
+    );
+    assert_eq!(code(&bad), 2);
+    assert!(!dir.join("t").exists());
 }

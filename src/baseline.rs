@@ -1,0 +1,156 @@
+//! Scheduled scans (SPEC §8): compare a scan with an earlier report folder. A finding whose
+//! stable `finding_id` was in the baseline is `persisting` (keeping its `first_seen`); one
+//! that was not is `new`; a baseline finding that is gone is `resolved`. `residual diff` prints
+//! the same comparison for two existing folders.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::evaluate::Evaluation;
+use crate::InputError;
+
+/// Findings of a report folder, by id, from its `findings.json`.
+pub fn load(dir: &Path) -> Result<(BTreeMap<String, Value>, Option<OffsetDateTime>), InputError> {
+    let file = dir.join("findings.json");
+    let e = |m: String| InputError {
+        file: file.display().to_string(),
+        line: None,
+        field: None,
+        message: m,
+    };
+    let bytes = std::fs::read(&file).map_err(|x| {
+        e(format!(
+            "cannot read: {x} (is this a residual report folder?)"
+        ))
+    })?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|x| InputError {
+        file: file.display().to_string(),
+        line: Some(x.line()),
+        field: None,
+        message: format!("not a residual findings.json: {x}"),
+    })?;
+    let as_of = v.get("as_of").and_then(Value::as_str).and_then(|s| {
+        OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    });
+    let findings = v
+        .get("findings")
+        .and_then(Value::as_array)
+        .ok_or_else(|| e("no findings array".into()))?;
+    let mut out = BTreeMap::new();
+    for f in findings {
+        let id = f
+            .get("finding_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| e("a finding without finding_id".into()))?;
+        out.insert(id.to_string(), f.clone());
+    }
+    Ok((out, as_of))
+}
+
+/// Mark `ev`'s findings against the baseline folder and list the resolved ones.
+pub fn apply(
+    ev: &mut Evaluation,
+    baseline_dir: &Path,
+    as_of: OffsetDateTime,
+) -> Result<(), InputError> {
+    let (old, old_as_of) = load(baseline_dir)?;
+    let current: HashMap<&str, ()> = ev
+        .findings
+        .iter()
+        .map(|f| (f.finding_id.as_str(), ()))
+        .collect();
+    ev.resolved = old
+        .iter()
+        .filter(|(id, _)| !current.contains_key(id.as_str()))
+        .map(|(_, f)| f.clone())
+        .collect();
+    for f in &mut ev.findings {
+        match old.get(&f.finding_id) {
+            Some(prev) => {
+                f.baseline = Some("persisting");
+                f.first_seen = prev
+                    .get("first_seen")
+                    .and_then(Value::as_str)
+                    .and_then(|s| {
+                        OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .or(old_as_of);
+            }
+            None => {
+                f.baseline = Some("new");
+                f.first_seen = Some(as_of);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn field<'v>(f: &'v Value, k: &str) -> &'v str {
+    f.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+/// `residual diff OLD NEW`: new, resolved and persisting findings.
+pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
+    let (a, _) = load(old).context("old report")?;
+    let (b, _) = load(new).context("new report")?;
+    let mut rows: Vec<(&str, &Value)> = Vec::new();
+    for (id, f) in &b {
+        rows.push((
+            if a.contains_key(id) {
+                "persisting"
+            } else {
+                "new"
+            },
+            f,
+        ));
+    }
+    for (id, f) in &a {
+        if !b.contains_key(id) {
+            rows.push(("resolved", f));
+        }
+    }
+    rows.sort_by(|x, y| {
+        (x.0, field(x.1, "leaver_id"), field(x.1, "check_id")).cmp(&(
+            y.0,
+            field(y.1, "leaver_id"),
+            field(y.1, "check_id"),
+        ))
+    });
+    if json {
+        let v: Vec<Value> = rows
+            .iter()
+            .map(|(state, f)| {
+                serde_json::json!({"state": state, "finding_id": field(f, "finding_id"), "severity": field(f, "severity"), "check_id": field(f, "check_id"), "leaver_id": field(f, "leaver_id"), "system_instance": field(f, "system_instance"), "resource_id": field(f, "resource_id")})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "{:<11} {:<9} {:<40} {:<28} RESOURCE",
+            "STATE", "SEVERITY", "CHECK", "LEAVER"
+        );
+        for (state, f) in &rows {
+            println!(
+                "{:<11} {:<9} {:<40} {:<28} {}",
+                state,
+                field(f, "severity"),
+                field(f, "check_id"),
+                field(f, "leaver_id"),
+                field(f, "resource_id")
+            );
+        }
+        let count = |s: &str| rows.iter().filter(|r| r.0 == s).count();
+        println!(
+            "\n{} new, {} resolved, {} persisting",
+            count("new"),
+            count("resolved"),
+            count("persisting")
+        );
+    }
+    Ok(crate::exit::CLEAN)
+}
