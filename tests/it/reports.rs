@@ -445,3 +445,56 @@ fn signed_manifest_verifies_and_detects_tampering_and_wrong_keys() {
     assert_eq!(code(&bad), 2);
     assert!(!dir.join("t").exists());
 }
+
+/// `reports/example/` is the demo's report, kept in the repo for readers and auditors. It is
+/// regenerated here and must not drift; `UPDATE_EXAMPLE=1` rewrites it. `manifest.json` holds
+/// the run's finish time and command line, so it is compared for its file hashes only.
+#[test]
+fn example_report_is_the_demo_and_does_not_drift() {
+    let example = crate::harness::repo().join("reports/example");
+    let work = tempfile::tempdir().unwrap();
+    let fresh = work.path().join("example");
+    let out = residual(
+        work.path(),
+        &["demo", "--out", fresh.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    if std::env::var_os("UPDATE_EXAMPLE").is_some() {
+        let _ = std::fs::remove_dir_all(&example);
+        std::fs::create_dir_all(&example).unwrap();
+        for e in std::fs::read_dir(&fresh).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), example.join(e.file_name())).unwrap();
+        }
+    }
+    let names = |d: &std::path::Path| -> std::collections::BTreeSet<String> {
+        std::fs::read_dir(d)
+            .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_EXAMPLE=1)", d.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&example),
+        names(&fresh),
+        "reports/example has other files than the demo writes"
+    );
+    for name in names(&fresh) {
+        if name == "manifest.json" {
+            let files = |d: &std::path::Path| {
+                let m: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(d.join("manifest.json")).unwrap())
+                        .unwrap();
+                m["files"].clone()
+            };
+            assert_eq!(files(&example), files(&fresh), "manifest file hashes drifted: run UPDATE_EXAMPLE=1 cargo nextest run -E 'test(example_report)'");
+            continue;
+        }
+        assert!(
+            std::fs::read(example.join(&name)).unwrap() == std::fs::read(fresh.join(&name)).unwrap(),
+            "reports/example/{name} drifted from the demo: run UPDATE_EXAMPLE=1 cargo nextest run -E 'test(example_report)'"
+        );
+    }
+    let v = residual(work.path(), &["verify", example.to_str().unwrap()], &[]);
+    assert_eq!(code(&v), 0, "{}", text(&v));
+}
