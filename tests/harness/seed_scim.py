@@ -3,7 +3,7 @@
 
 Usage:
     python tests/harness/seed_scim.py --base http://127.0.0.1:PORT/v2 --token T --scenario main
-    python tests/harness/seed_scim.py --base URL --token T --scenario scale [--users 20000] [--threads 8]
+    python tests/harness/seed_scim.py --base URL --token T --scenario scale [--users 20000] [--threads 2]
 
 Users are created with `POST {base}/Users` as RFC 7643 core Users (userName, name,
 displayName, emails [{value, primary, type}], externalId, active). Prints one JSON object on
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--token", help="bearer token")
     ap.add_argument("--scenario", choices=["main", "scale"], required=True)
     ap.add_argument("--users", type=int, default=20000, help="scale: how many users")
-    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2, help="scale: worker threads (2 was fastest here)")
     ap.add_argument("--write-leavers", metavar="FILE", help="main: also write the matching leavers CSV")
     args = ap.parse_args(argv)
 
@@ -175,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
             fh.write(MAIN_LEAVERS_CSV)
     out: dict[str, Any] = {"scenario": args.scenario, "base": client.base, "count": len(created),
                            "seconds": elapsed, "created": created}
-    json.dump(out, sys.stdout, indent=1 if args.scenario == "main" else None)
-    sys.stdout.write("\n")
+    try:
+        json.dump(out, sys.stdout, indent=1 if args.scenario == "main" else None)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into `head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
