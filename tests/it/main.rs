@@ -7,4 +7,5 @@ mod github;
 mod harness;
 mod leavers_bad;
 mod reports;
+mod saas;
 mod vault;

@@ -31,6 +31,10 @@ pub const OAUTH_TOKEN: &str = "salesforce_oauth_token";
 /// Ids per `IN (…)` clause: 300 × ~21 bytes stays far below the 16,384-byte URI limit.
 pub const ID_BATCH: usize = 300;
 
+/// Salesforce returns at most this many `OauthToken` rows for one query, silently: a batch
+/// that reaches it is split and queried again, so no token is lost to the cap.
+pub const OAUTH_TOKEN_CAP: usize = 2500;
+
 #[derive(Debug, Clone)]
 pub enum SalesforceAuth {
     Token(SecretString),
@@ -280,20 +284,38 @@ impl Collector<'_> {
         Ok(out)
     }
 
-    /// The same query per batch of user ids.
+    /// The same query per batch of user ids. With `cap`, a batch whose answer reaches the cap
+    /// may be truncated: it is halved and queried again, down to one user (whose answer at the
+    /// cap is an error, never a short list).
     async fn per_users(
         &self,
         ids: &[String],
         what: &str,
+        cap: Option<usize>,
         build: impl Fn(&str) -> String,
     ) -> Result<Vec<Value>, ProbeError> {
         let mut out = Vec::new();
-        for chunk in ids.chunks(ID_BATCH) {
+        let mut work: Vec<&[String]> = ids.chunks(ID_BATCH).rev().collect();
+        while let Some(chunk) = work.pop() {
             let list: Vec<String> = chunk
                 .iter()
                 .map(|i| format!("'{}'", i.replace('\'', "")))
                 .collect();
-            out.extend(self.query(&build(&list.join(",")), what).await?);
+            let rows = self.query(&build(&list.join(",")), what).await?;
+            match cap {
+                Some(c) if rows.len() >= c && chunk.len() > 1 => {
+                    let (a, b) = chunk.split_at(chunk.len() / 2);
+                    work.push(b);
+                    work.push(a);
+                }
+                Some(c) if rows.len() >= c => {
+                    return Err(bad(format!(
+                        "{what}: user {} has {c} or more rows, the most Salesforce returns",
+                        chunk[0]
+                    )));
+                }
+                _ => out.extend(rows),
+            }
         }
         Ok(out)
     }
@@ -390,13 +412,13 @@ impl Collector<'_> {
                 .earliest_departure
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
             let (frozen, tokens, logins, perms) = futures::join!(
-                self.per_users(&ids, "UserLogin", |l| format!("SELECT Id, UserId, IsFrozen FROM UserLogin WHERE UserId IN ({l})")),
-                self.per_users(&ids, "OauthToken", |l| format!("SELECT Id, AppName, UserId, CreatedDate, LastUsedDate, UseCount FROM OauthToken WHERE UserId IN ({l})")),
-                self.per_users(&ids, "LoginHistory", |l| format!(
+                self.per_users(&ids, "UserLogin", None, |l| format!("SELECT Id, UserId, IsFrozen FROM UserLogin WHERE UserId IN ({l})")),
+                self.per_users(&ids, "OauthToken", Some(OAUTH_TOKEN_CAP), |l| format!("SELECT Id, AppName, UserId, CreatedDate, LastUsedDate, UseCount FROM OauthToken WHERE UserId IN ({l})")),
+                self.per_users(&ids, "LoginHistory", None, |l| format!(
                     "SELECT Id, UserId, LoginTime, Status, LoginType, SourceIp, Application FROM LoginHistory WHERE UserId IN ({l}) AND Status = 'Success' AND LoginTime >= {}",
                     soql_time(since)
                 )),
-                self.per_users(&ids, "PermissionSetAssignment", |l| format!(
+                self.per_users(&ids, "PermissionSetAssignment", None, |l| format!(
                     "SELECT Id, AssigneeId, PermissionSet.Name, PermissionSet.IsOwnedByProfile, PermissionSet.PermissionsModifyAllData, PermissionSet.PermissionsViewAllData FROM PermissionSetAssignment WHERE AssigneeId IN ({l})"
                 )),
             );

@@ -234,6 +234,7 @@ impl Collector<'_> {
             return Err(classify("/Users", &r));
         }
         let first = Self::page(&r)?;
+        let total_users = first.1;
         let per_page = (first.0.len() as u64).max(1);
         let list_cost = first.1.div_ceil(per_page).saturating_sub(1);
         let cands = filter.candidates(SYSTEM);
@@ -271,11 +272,8 @@ impl Collector<'_> {
         } else {
             self.list_all(first).await?
         };
-        snap.accounts_enumerated = if targeted {
-            users.len() as u64
-        } else {
-            users.len() as u64
-        };
+        // The app's own count, from the first page, whichever way the users were read.
+        snap.accounts_enumerated = total_users;
         let mut seen = BTreeSet::new();
         for u in &users {
             let a = user_account(u)?;
