@@ -76,7 +76,7 @@ def main() -> None:
                 cfg = f'[[scim]]\nname = "bench"\nbase_url = "{url}/v2"\ntoken_env = "SCT"\n'
                 for n in (10, 2000):
                     step = max(args.scim_users // n, 1)
-                    leavers = "email,departure_date\n" + "".join(f"user{i:05d}@acme.example,2026-11-01\n" for i in range(0, args.scim_users, step)[:n])
+                    leavers = "email,departure_date\n" + "".join(f"user{i:05d}@acme.example,2026-11-01\n" for i in range(1, args.scim_users, step)[:n])
                     result[f"scim_{args.scim_users}_users_{n}_leavers"] = scan(args.binary, tmp, cfg, leavers, f"scim{n}", {"SCT": scim_token})
             finally:
                 proc.terminate()

@@ -246,6 +246,9 @@ pub fn estate() -> Snapshot {
                 gaps: vec![],
             },
             github_org(),
+            vault(),
+            salesforce(),
+            scim(),
             SystemSnapshot::failed(
                 "aws",
                 "demo-sandbox",
@@ -401,6 +404,174 @@ fn github_org() -> SystemSnapshot {
         assets,
         gaps: vec![],
     }
+}
+
+fn simple_account(
+    rt: &str,
+    id: &str,
+    name: &str,
+    emails: &[&str],
+    state: AccountState,
+    credentials: Vec<Credential>,
+) -> Account {
+    let mut a = gh_account(rt, id, name, None, credentials);
+    a.emails = emails.iter().map(|e| e.to_string()).collect();
+    a.state = state;
+    a
+}
+
+fn system(
+    system: &str,
+    instance: &str,
+    who: &str,
+    accounts: Vec<Account>,
+    assets: Vec<Asset>,
+) -> SystemSnapshot {
+    SystemSnapshot {
+        system: system.into(),
+        instance: instance.into(),
+        status: CollectStatus::Complete,
+        authenticated_as: Some(who.into()),
+        observed_at: Some(datetime!(2026-11-25 23:59:50 UTC)),
+        accounts_enumerated: accounts.len() as u64,
+        requests: 9,
+        notes: vec!["demo estate (built in, offline)".into()],
+        accounts,
+        assets,
+        gaps: vec![],
+    }
+}
+
+/// Vault: carol's userpass login and enabled entity, a long-lived token of hers, and a KV
+/// secret she owned that nobody rotated.
+fn vault() -> SystemSnapshot {
+    let mut token = cred(
+        residual_vault::TOKEN,
+        "hmac-accessor-cArOl0000001",
+        datetime!(2026-06-01 08:00:00 UTC),
+        None,
+        false,
+    );
+    token.name = Some("userpass-carol".into());
+    token.expires_at = Some(datetime!(2027-06-01 08:00:00 UTC));
+    let mut entity = simple_account(
+        residual_vault::ENTITY,
+        "4f1c2a7e-demo-entity-carol",
+        "carol",
+        &["carol@demo.example"],
+        AccountState::Active,
+        vec![token],
+    );
+    entity.usernames = vec!["carol".into()];
+    let login = simple_account(
+        "vault_userpass_user",
+        "auth/userpass/users/carol",
+        "carol",
+        &["carol@demo.example"],
+        AccountState::Active,
+        vec![],
+    );
+    let kv = Asset {
+        id: "secret/payments/stripe".into(),
+        resource_type: residual_vault::KV_SECRET.into(),
+        name: "payments/stripe".into(),
+        owner_refs: vec![OwnerRef {
+            key: "owner".into(),
+            value: "carol@demo.example".into(),
+        }],
+        trusted_principals: vec![],
+        created_at: Some(datetime!(2025-03-01 10:00:00 UTC)),
+        last_changed_at: Some(datetime!(2025-09-14 10:00:00 UTC)),
+        last_used_at: None,
+        last_use_tracked: false,
+        readable_by_role: None,
+        attributes: BTreeMap::new(),
+    };
+    system(
+        "vault",
+        "vault.demo.example",
+        "token audit-reader (policies [\"audit\"])",
+        vec![entity, login],
+        vec![kv],
+    )
+}
+
+/// Salesforce: gina's integration token used after she left (the seed example), and a login
+/// after departure by erin.
+fn salesforce() -> SystemSnapshot {
+    let mut token = cred(
+        residual_salesforce::OAUTH_TOKEN,
+        "0CQ5g00000DEMOgin",
+        datetime!(2026-02-10 09:00:00 UTC),
+        Some(datetime!(2026-11-24 21:40:00 UTC)),
+        true,
+    );
+    token.name = Some("Quote Sync (connected app)".into());
+    let mut gina = simple_account(
+        residual_salesforce::USER,
+        "0055g00000DEMOgina",
+        "gina@demo.example",
+        &["gina@demo.example"],
+        AccountState::Active,
+        vec![token],
+    );
+    gina.attributes
+        .insert("profile".into(), "Standard User".into());
+    let mut erin = simple_account(
+        residual_salesforce::USER,
+        "0055g00000DEMOerin",
+        "erin@demo.example",
+        &["erin@demo.example"],
+        AccountState::Active,
+        vec![],
+    );
+    erin.last_login_at = Some(datetime!(2026-11-25 07:12:00 UTC));
+    erin.attributes.insert(
+        "last_login_source".into(),
+        "Application, Browser, 198.51.100.7".into(),
+    );
+    let frozen = simple_account(
+        residual_salesforce::USER,
+        "0055g00000DEMOfrank",
+        "frank@demo.example",
+        &["frank@demo.example"],
+        AccountState::Frozen,
+        vec![],
+    );
+    system(
+        "salesforce",
+        "demo.my.salesforce.com",
+        "client credentials (integration user)",
+        vec![gina, erin, frozen],
+        vec![],
+    )
+}
+
+/// SCIM (a chat app): henry is still active, ivan was deprovisioned.
+fn scim() -> SystemSnapshot {
+    let henry = simple_account(
+        residual_scim::USER,
+        "2819c223-demo-henry",
+        "henry@demo.example",
+        &["henry@demo.example"],
+        AccountState::Active,
+        vec![],
+    );
+    let ivan = simple_account(
+        residual_scim::USER,
+        "2819c223-demo-ivan",
+        "ivan@demo.example",
+        &["ivan@demo.example"],
+        AccountState::Disabled,
+        vec![],
+    );
+    system(
+        "scim",
+        "chat",
+        "bearer token for https://chat.demo.example/scim/v2",
+        vec![henry, ivan],
+        vec![],
+    )
 }
 
 pub fn demo_command(

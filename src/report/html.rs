@@ -189,6 +189,8 @@ struct LeaverView<'a> {
 struct View<'a> {
     columns: Vec<Column<'a>>,
     leavers: Vec<LeaverView<'a>>,
+    /// Leaver id → position in `leavers`.
+    index: HashMap<&'a str, usize>,
     open: Vec<&'a Finding>,
 }
 
@@ -220,7 +222,10 @@ impl<'a> View<'a> {
         };
         let mut leavers: Vec<LeaverView<'a>> = Vec::new();
         let mut lv_ix: HashMap<&'a str, usize> = HashMap::new();
-        let mut leaver = |id: &'a str, email: &'a str, leavers: &mut Vec<LeaverView<'a>>| {
+        let leaver = |id: &'a str,
+                      email: &'a str,
+                      leavers: &mut Vec<LeaverView<'a>>,
+                      lv_ix: &mut HashMap<&'a str, usize>| {
             *lv_ix.entry(id).or_insert_with(|| {
                 leavers.push(LeaverView {
                     id,
@@ -235,7 +240,7 @@ impl<'a> View<'a> {
             })
         };
         for c in &r.evaluation.coverage {
-            let li = leaver(&c.leaver_id, &c.leaver_email, &mut leavers);
+            let li = leaver(&c.leaver_id, &c.leaver_email, &mut leavers, &mut lv_ix);
             let ci = col(&c.system, &c.system_instance);
             let cells = &mut leavers[li].cells;
             if cells.len() <= ci {
@@ -246,7 +251,7 @@ impl<'a> View<'a> {
         let mut open = Vec::new();
         for f in &r.evaluation.findings {
             col(&f.system, &f.system_instance);
-            let li = leaver(&f.leaver_id, &f.leaver_email, &mut leavers);
+            let li = leaver(&f.leaver_id, &f.leaver_email, &mut leavers, &mut lv_ix);
             let l = &mut leavers[li];
             if l.name.is_empty() {
                 l.name = &f.leaver_name;
@@ -268,6 +273,7 @@ impl<'a> View<'a> {
         View {
             columns,
             leavers,
+            index: lv_ix,
             open,
         }
     }
@@ -278,6 +284,93 @@ impl<'a> View<'a> {
             .position(|c| c.system == &*f.system && c.instance == &*f.system_instance)
             .unwrap_or(0)
     }
+}
+
+/// How much of a large scan the page shows in full. Totals, charts and the banner always
+/// count everything; a table past its limit shows what needs attention first and says what it
+/// left out (the CSV and JSON files have every row).
+#[derive(Clone, Copy)]
+struct Limits {
+    matrix_rows: usize,
+    findings_rows: usize,
+    detail_findings: usize,
+    names_per_problem: usize,
+}
+
+const LIMITS: Limits = Limits {
+    matrix_rows: 5_000,
+    findings_rows: 3_000,
+    detail_findings: 3_000,
+    names_per_problem: 50,
+};
+
+/// Which leavers get a matrix row and a detail section.
+struct Plan {
+    rows: Vec<bool>,
+    details: Vec<bool>,
+}
+
+impl Plan {
+    fn new(v: &View, lim: Limits) -> Plan {
+        let n = v.leavers.len();
+        let mut rows = vec![n <= lim.matrix_rows; n];
+        if n > lim.matrix_rows {
+            // Error, ambiguous and residual rows first; file order within each.
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by_key(|&i| {
+                let worst = v.leavers[i]
+                    .cells
+                    .iter()
+                    .map(|c| c.map(|c| outcome_rank(c.outcome)).unwrap_or(0))
+                    .min()
+                    .unwrap_or(usize::MAX);
+                (worst, i)
+            });
+            for &i in order.iter().take(lim.matrix_rows) {
+                rows[i] = true;
+            }
+        }
+        let with: Vec<usize> = (0..n)
+            .filter(|&i| !v.leavers[i].findings.is_empty())
+            .collect();
+        let total: usize = with.iter().map(|&i| v.leavers[i].findings.len()).sum();
+        let mut details = vec![false; n];
+        if total <= lim.detail_findings {
+            for &i in &with {
+                details[i] = true;
+            }
+        } else {
+            // The leavers with the most severe open findings, then the most of them.
+            let mut order = with;
+            order.sort_by_key(|&i| {
+                let open: Vec<&&Finding> = v.leavers[i]
+                    .findings
+                    .iter()
+                    .filter(|f| f.status == Status::Open)
+                    .collect();
+                let worst = open.iter().map(|f| sev_rank(f.severity)).min().unwrap_or(4);
+                (worst, std::cmp::Reverse(open.len()), i)
+            });
+            let mut used = 0;
+            for i in order {
+                let k = v.leavers[i].findings.len();
+                if used > 0 && used + k > lim.detail_findings {
+                    break;
+                }
+                details[i] = true;
+                used += k;
+            }
+        }
+        Plan { rows, details }
+    }
+
+    fn has_section(&self, v: &View, leaver_id: &str) -> bool {
+        v.index.get(leaver_id).is_some_and(|&i| self.details[i])
+    }
+}
+
+fn abridged(b: &mut String, text: &str) -> std::fmt::Result {
+    writeln!(b, "<p class=\"abridged\" role=\"note\">{text}</p>")
 }
 
 struct Totals {
@@ -343,65 +436,70 @@ impl Render for Page {
     }
 
     fn render(&self, r: &Report) -> anyhow::Result<Vec<u8>> {
-        let v = View::new(r);
-        let t = Totals::new(r, &v);
-        let m = r.meta;
-        let mut body = String::with_capacity(64 * 1024 + r.evaluation.findings.len() * 2048);
-        let b = &mut body;
-        header(b, r, &v, &t)?;
-        charts(b, r, &v, &t)?;
-        coverage(b, &v)?;
-        problems(b, r)?;
-        findings_table(b, r)?;
-        leaver_details(b, &v)?;
-        manifest(b, r)?;
-        writeln!(
-            b,
-            "<footer><p>Written by residual {} for scan <code>{}</code>. This page is one file \
+        render(r, LIMITS)
+    }
+}
+
+fn render(r: &Report, lim: Limits) -> anyhow::Result<Vec<u8>> {
+    let v = View::new(r);
+    let plan = Plan::new(&v, lim);
+    let t = Totals::new(r, &v);
+    let m = r.meta;
+    let mut body = String::with_capacity(64 * 1024 + r.evaluation.findings.len() * 2048);
+    let b = &mut body;
+    header(b, r, &v, &t)?;
+    charts(b, r, &v, &t)?;
+    coverage(b, &v, &plan)?;
+    problems(b, r, lim)?;
+    findings_table(b, r, &v, &plan, lim)?;
+    leaver_details(b, &v, &plan)?;
+    manifest(b, r)?;
+    writeln!(
+        b,
+        "<footer><p>Written by residual {} for scan <code>{}</code>. This page is one file \
              of the report folder; <code>residual verify &lt;folder&gt;</code> checks it against \
              <code>manifest.json</code>. The evidence of record is <code>findings.csv</code> and \
              <code>coverage.csv</code>.</p></footer>",
-            esc(&m.tool_version),
-            esc(&m.scan_id)
-        )?;
+        esc(&m.tool_version),
+        esc(&m.scan_id)
+    )?;
 
-        let csp = format!(
-            "default-src 'none'; style-src {}; script-src {}; img-src 'none'; base-uri 'none'; \
+    let csp = format!(
+        "default-src 'none'; style-src {}; script-src {}; img-src 'none'; base-uri 'none'; \
              form-action 'none'",
-            csp_hash(STYLE),
-            csp_hash(SCRIPT)
-        );
-        let mut page = String::with_capacity(body.len() + STYLE.len() + SCRIPT.len() + 1024);
-        writeln!(page, "<!doctype html>")?;
-        writeln!(page, "<html lang=\"en\">")?;
-        writeln!(page, "<head>")?;
-        writeln!(page, "<meta charset=\"utf-8\">")?;
-        writeln!(
-            page,
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">"
-        )?;
-        writeln!(page, "<meta name=\"referrer\" content=\"no-referrer\">")?;
-        writeln!(
-            page,
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        )?;
-        writeln!(
-            page,
-            "<title>residual: leaver access report, scan {} as of {}</title>",
-            esc(&m.scan_id),
-            day(m.as_of)
-        )?;
-        writeln!(page, "<style>{STYLE}</style>")?;
-        writeln!(page, "</head>")?;
-        writeln!(page, "<body>")?;
-        writeln!(page, "<div class=\"wrap\">")?;
-        page.push_str(&body);
-        writeln!(page, "</div>")?;
-        writeln!(page, "<script>{SCRIPT}</script>")?;
-        writeln!(page, "</body>")?;
-        writeln!(page, "</html>")?;
-        Ok(page.into_bytes())
-    }
+        csp_hash(STYLE),
+        csp_hash(SCRIPT)
+    );
+    let mut page = String::with_capacity(body.len() + STYLE.len() + SCRIPT.len() + 1024);
+    writeln!(page, "<!doctype html>")?;
+    writeln!(page, "<html lang=\"en\">")?;
+    writeln!(page, "<head>")?;
+    writeln!(page, "<meta charset=\"utf-8\">")?;
+    writeln!(
+        page,
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">"
+    )?;
+    writeln!(page, "<meta name=\"referrer\" content=\"no-referrer\">")?;
+    writeln!(
+        page,
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    )?;
+    writeln!(
+        page,
+        "<title>residual: leaver access report, scan {} as of {}</title>",
+        esc(&m.scan_id),
+        day(m.as_of)
+    )?;
+    writeln!(page, "<style>{STYLE}</style>")?;
+    writeln!(page, "</head>")?;
+    writeln!(page, "<body>")?;
+    writeln!(page, "<div class=\"wrap\">")?;
+    page.push_str(&body);
+    writeln!(page, "</div>")?;
+    writeln!(page, "<script>{SCRIPT}</script>")?;
+    writeln!(page, "</body>")?;
+    writeln!(page, "</html>")?;
+    Ok(page.into_bytes())
 }
 
 fn header(b: &mut String, r: &Report, v: &View, t: &Totals) -> anyhow::Result<()> {
@@ -949,7 +1047,7 @@ fn days_chart(b: &mut String, r: &Report, v: &View, t: &Totals) -> anyhow::Resul
     Ok(())
 }
 
-fn coverage(b: &mut String, v: &View) -> anyhow::Result<()> {
+fn coverage(b: &mut String, v: &View, plan: &Plan) -> anyhow::Result<()> {
     writeln!(b, "<section id=\"coverage-section\">")?;
     writeln!(b, "<h2>Coverage: every leaver × system instance</h2>")?;
     writeln!(
@@ -986,10 +1084,21 @@ fn coverage(b: &mut String, v: &View) -> anyhow::Result<()> {
         b,
         "</select></label> <span id=\"coverage-filter-count\" aria-live=\"polite\"></span></div>"
     )?;
+    let shown = plan.rows.iter().filter(|x| **x).count();
+    if shown < v.leavers.len() {
+        abridged(
+            b,
+            &format!(
+                "This scan has {} leavers; the matrix shows {shown}, those with error, \
+                 ambiguous or residual outcomes first. <code>coverage.csv</code> has every row.",
+                v.leavers.len()
+            ),
+        )?;
+    }
     writeln!(b, "<div class=\"scroll\">")?;
     writeln!(
         b,
-        "<table id=\"coverage\" class=\"matrix sortable\" data-leavers=\"{}\">",
+        "<table id=\"coverage\" class=\"matrix sortable\" data-leavers=\"{}\" data-rows=\"{shown}\">",
         v.leavers.len()
     )?;
     writeln!(b, "<thead><tr><th scope=\"col\">Leaver</th>")?;
@@ -1013,6 +1122,9 @@ fn coverage(b: &mut String, v: &View) -> anyhow::Result<()> {
     writeln!(b, "</tr></thead>")?;
     writeln!(b, "<tbody>")?;
     for (i, l) in v.leavers.iter().enumerate() {
+        if !plan.rows[i] {
+            continue;
+        }
         let outcomes: BTreeSet<&str> = l
             .cells
             .iter()
@@ -1025,7 +1137,7 @@ fn coverage(b: &mut String, v: &View) -> anyhow::Result<()> {
             esc(l.id),
             outcomes.join(" ")
         )?;
-        let id = if l.findings.is_empty() {
+        let id = if !plan.details[i] {
             esc(l.id)
         } else {
             format!("<a href=\"#leaver-{}\">{}</a>", slug(l.id), esc(l.id))
@@ -1073,7 +1185,7 @@ fn coverage(b: &mut String, v: &View) -> anyhow::Result<()> {
 }
 
 /// Error and ambiguous coverage, grouped where many leavers share one reason.
-fn problems(b: &mut String, r: &Report) -> anyhow::Result<()> {
+fn problems(b: &mut String, r: &Report, lim: Limits) -> anyhow::Result<()> {
     let mut groups: BTreeMap<(usize, &str, &str, &str), Vec<&str>> = BTreeMap::new();
     for c in &r.evaluation.coverage {
         if matches!(c.outcome, Outcome::Error | Outcome::Ambiguous) {
@@ -1107,7 +1219,17 @@ fn problems(b: &mut String, r: &Report) -> anyhow::Result<()> {
     writeln!(b, "<thead><tr><th scope=\"col\">Outcome</th><th scope=\"col\">System / instance</th><th scope=\"col\">Why</th><th scope=\"col\">Leavers</th></tr></thead><tbody>")?;
     for ((rank, system, instance, detail), leavers) in &groups {
         let o = OUTCOMES[*rank].as_str();
-        let names: Vec<String> = leavers.iter().map(|l| esc(l)).collect();
+        let mut names: Vec<String> = leavers
+            .iter()
+            .take(lim.names_per_problem)
+            .map(|l| esc(l))
+            .collect();
+        if leavers.len() > names.len() {
+            names.push(format!(
+                "… and {} more (see <code>coverage.csv</code>)",
+                leavers.len() - names.len()
+            ));
+        }
         writeln!(
             b,
             "<tr data-outcome=\"{o}\"><td><span class=\"cell o-{o}\">{o}</span></td><td>{} / {}</td><td>{}</td><td><strong>{}</strong>: {}</td></tr>",
@@ -1136,7 +1258,13 @@ fn sev_badge(s: Severity) -> String {
 }
 
 /// Every finding in one sortable table: most severe and oldest first.
-fn findings_table(b: &mut String, r: &Report) -> anyhow::Result<()> {
+fn findings_table(
+    b: &mut String,
+    r: &Report,
+    v: &View,
+    plan: &Plan,
+    lim: Limits,
+) -> anyhow::Result<()> {
     let mut all: Vec<&Finding> = r.evaluation.findings.iter().collect();
     all.sort_by_key(|f| {
         (
@@ -1156,13 +1284,33 @@ fn findings_table(b: &mut String, r: &Report) -> anyhow::Result<()> {
         "<p class=\"lede\">Most severe first. Click a column heading to sort; the leaver's \
          section below has the evidence and the remediation.</p>"
     )?;
+    if all.len() > lim.findings_rows {
+        abridged(
+            b,
+            &format!(
+                "This scan has {} findings; the table lists the {} most severe. \
+                 <code>findings.csv</code> and <code>findings.json</code> have all of them.",
+                all.len(),
+                lim.findings_rows
+            ),
+        )?;
+    }
     writeln!(
         b,
         "<div class=\"scroll\"><table id=\"findings\" class=\"sortable list\">"
     )?;
     writeln!(b, "<thead><tr><th scope=\"col\">Severity</th><th scope=\"col\">Leaver</th><th scope=\"col\">System / instance</th><th scope=\"col\">Check</th><th scope=\"col\">Resource</th><th scope=\"col\">Days since departure</th><th scope=\"col\">Used after departure</th></tr></thead><tbody>")?;
-    for f in all {
+    for f in all.into_iter().take(lim.findings_rows) {
         let (u, uc) = used(f);
+        let who = if plan.has_section(v, &f.leaver_id) {
+            format!(
+                "<a href=\"#leaver-{}\">{}</a>",
+                slug(&f.leaver_id),
+                esc(&f.leaver_id)
+            )
+        } else {
+            esc(&f.leaver_id)
+        };
         let status = if f.status == Status::Open {
             String::new()
         } else {
@@ -1170,14 +1318,12 @@ fn findings_table(b: &mut String, r: &Report) -> anyhow::Result<()> {
         };
         writeln!(
             b,
-            "<tr data-finding=\"{}\" data-severity=\"{}\" data-status=\"{}\"><td data-sort=\"{}\">{}{status}</td><td><a href=\"#leaver-{}\">{}</a></td><td class=\"where\">{} / {}</td><td>{}</td><td>{}</td><td data-sort=\"{}\" class=\"num\">{}{}</td><td class=\"{uc}\">{u}</td></tr>",
+            "<tr data-finding=\"{}\" data-severity=\"{}\" data-status=\"{}\"><td data-sort=\"{}\">{}{status}</td><td>{who}</td><td class=\"where\">{} / {}</td><td>{}</td><td>{}</td><td data-sort=\"{}\" class=\"num\">{}{}</td><td class=\"{uc}\">{u}</td></tr>",
             esc(&f.finding_id),
             f.severity.as_str(),
             f.status.as_str(),
             sev_rank(f.severity) + if f.status == Status::Open { 0 } else { 10 },
             sev_badge(f.severity),
-            slug(&f.leaver_id),
-            esc(&f.leaver_id),
             esc(&f.system),
             esc(&f.system_instance),
             esc(&f.title),
@@ -1204,19 +1350,33 @@ fn opt_time(t: Option<OffsetDateTime>) -> String {
     t.map(rfc3339).unwrap_or_else(|| "unknown".into())
 }
 
-fn leaver_details(b: &mut String, v: &View) -> anyhow::Result<()> {
+fn leaver_details(b: &mut String, v: &View, plan: &Plan) -> anyhow::Result<()> {
     writeln!(b, "<section id=\"leavers\">")?;
     writeln!(b, "<h2>Per leaver</h2>")?;
-    let with: Vec<&LeaverView> = v
-        .leavers
-        .iter()
-        .filter(|l| !l.findings.is_empty())
-        .collect();
-    if with.is_empty() {
+    let with = v.leavers.iter().filter(|l| !l.findings.is_empty()).count();
+    if with == 0 {
         writeln!(b, "<p class=\"lede\">No leaver has findings.</p></section>")?;
         return Ok(());
     }
-    for l in with {
+    let shown: Vec<&LeaverView> = v
+        .leavers
+        .iter()
+        .zip(&plan.details)
+        .filter(|(_, d)| **d)
+        .map(|(l, _)| l)
+        .collect();
+    if shown.len() < with {
+        abridged(
+            b,
+            &format!(
+                "{with} leavers have findings; this page details the {} with the most severe \
+                 ones. <code>findings.csv</code> and <code>findings.json</code> have the \
+                 evidence for every finding.",
+                shown.len()
+            ),
+        )?;
+    }
+    for l in shown {
         let mut by_sev = [0usize; 4];
         for f in l.findings.iter().filter(|f| f.status == Status::Open) {
             by_sev[sev_rank(f.severity)] += 1;
@@ -1514,7 +1674,8 @@ section{margin-bottom:26px}
 .chart svg{width:100%;height:auto;display:block;font-family:inherit}
 figcaption{color:var(--muted);font-size:12px;margin-top:6px}
 figcaption strong{color:var(--ink)}
-svg text{font-size:12px;fill:var(--ink)}
+.chart svg{fill:var(--ink)}
+svg text{font-size:12px}
 svg .legend{font-size:12px}
 svg .axis-label{font-size:12px;font-weight:600}
 svg .in-bar{font-size:12px;font-weight:700}
@@ -1579,7 +1740,9 @@ thead th{background:#eef1f5;font-size:12px;text-transform:uppercase;letter-spaci
 .facts-list dt{font-weight:650}.facts-list dd{margin:0;overflow-wrap:anywhere}
 .hash{font-size:11px}
 #systems ul,#problem-table ul{margin:0;padding-left:16px}
+#problem-table .cell{display:inline-block;padding:2px 8px;border-radius:4px}
 .ok-word{color:var(--green);font-weight:650}
+.abridged{background:#fff9db;border:1px solid #f08c00;border-radius:6px;padding:6px 12px;margin:0 0 10px}
 button.sort{all:unset;cursor:pointer}
 button.sort::after{content:" ↕";color:#adb5bd}
 th[aria-sort=ascending] button.sort::after{content:" ↑";color:var(--ink)}
@@ -1600,7 +1763,11 @@ footer{color:var(--muted);font-size:12px;padding-bottom:30px}
  .charts{grid-template-columns:minmax(0,1fr)}
  .chart svg{width:auto;height:auto;max-width:100%}
  .muted,.lede,figcaption,.stat .sub,.leaver-meta,.facts,.breakdown,.who{color:#000!important}
- svg text{fill:#000}
+ .chart svg,svg .breakdown,svg .muted,svg .tick,svg .axis-title{fill:#000}
+ .where{white-space:nowrap}
+ .list .where{white-space:normal}
+ th,td{padding:4px 6px}
+ thead th{font-size:9pt}
  a{color:#000;text-decoration:none}
  .matrix td.cell{min-width:0;white-space:normal}
  details>summary{list-style:none}
@@ -1675,6 +1842,13 @@ mod tests {
     use crate::report::ScanMeta;
 
     fn demo_report(mutate: impl FnOnce(&mut crate::evaluate::Evaluation)) -> String {
+        demo_report_with(mutate, LIMITS)
+    }
+
+    fn demo_report_with(
+        mutate: impl FnOnce(&mut crate::evaluate::Evaluation),
+        lim: Limits,
+    ) -> String {
         let set = crate::leavers::parse(
             "demo:leavers.csv",
             crate::demo::LEAVERS_CSV.as_bytes(),
@@ -1711,13 +1885,15 @@ mod tests {
             sla_hours: 24,
             fail_on: "low".into(),
         };
-        let bytes = Page
-            .render(&Report {
+        let bytes = render(
+            &Report {
                 meta: &meta,
                 evaluation: &ev,
                 snapshot: &snapshot,
-            })
-            .unwrap();
+            },
+            lim,
+        )
+        .unwrap();
         String::from_utf8(bytes).unwrap()
     }
 
@@ -1752,6 +1928,36 @@ mod tests {
     }
 
     #[test]
+    fn html_large_scans_are_abridged_and_say_so() {
+        let lim = Limits {
+            matrix_rows: 3,
+            findings_rows: 5,
+            detail_findings: 4,
+            names_per_problem: 2,
+        };
+        let page = demo_report_with(|_| {}, lim);
+        assert_eq!(page.matches("class=\"abridged\"").count(), 3, "{page}");
+        // Matrix: the first three leavers needing attention (all demo leavers but E1006 have
+        // an error cell), in file order.
+        assert!(page.contains("data-leavers=\"9\" data-rows=\"3\""));
+        assert_eq!(page.matches("<tr data-leaver=").count(), 3);
+        for id in ["E1001", "E1002", "E1003"] {
+            assert!(page.contains(&format!("<tr data-leaver=\"{id}\"")), "{id}");
+        }
+        // Findings table: the five most severe.
+        assert_eq!(page.matches("<tr data-finding=").count(), 5);
+        // Details: the leaver with the most critical findings only, and links only to it.
+        assert_eq!(page.matches("<section class=\"leaver\"").count(), 1);
+        assert!(page.contains("id=\"leaver-E1001\""));
+        assert!(page.contains("href=\"#leaver-E1001\""));
+        assert!(!page.contains("href=\"#leaver-E1002\""));
+        // Problem groups name a few leavers and count the rest.
+        assert!(page.contains("… and 6 more"), "{page}");
+        // Totals still count everything.
+        assert!(page.contains("data-errors=\"8\""));
+    }
+
+    #[test]
     fn html_ids_are_safe_and_distinct() {
         assert_eq!(slug("E1001"), "E1001");
         assert_eq!(slug("a b"), "a_20b");
@@ -1770,6 +1976,7 @@ mod tests {
             assert!(!a.contains(bad), "{bad} in page");
         }
         assert!(a.contains("INCOMPLETE SCAN"));
+        assert!(!a.contains("class=\"abridged\""), "the demo is small");
     }
 
     #[test]

@@ -498,3 +498,20 @@ fn example_report_is_the_demo_and_does_not_drift() {
     let v = residual(work.path(), &["verify", example.to_str().unwrap()], &[]);
     assert_eq!(code(&v), 0, "{}", text(&v));
 }
+
+/// Regression: `residual checks | head -1` panicked with "failed printing to stdout: Broken
+/// pipe". A closed reader must end the process quietly.
+#[test]
+fn broken_pipe_does_not_panic() {
+    let bin = env!("CARGO_BIN_EXE_residual");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{bin}' checks | head -1 >/dev/null; '{bin}' demo --out \"$(mktemp -d)/d\" | head -1 >/dev/null"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+}
