@@ -385,6 +385,8 @@ struct Totals {
     error_leavers: usize,
     ambiguous: usize,
     cells: usize,
+    /// Leaver × system pairs without a coverage row (never expected; never clean).
+    missing: usize,
 }
 
 impl Totals {
@@ -426,6 +428,11 @@ impl Totals {
             error_leavers: with(Outcome::Error),
             ambiguous: rows(Outcome::Ambiguous),
             cells: ev.coverage.len(),
+            missing: v
+                .leavers
+                .iter()
+                .map(|l| l.cells.iter().filter(|c| c.is_none()).count())
+                .sum(),
         }
     }
 }
@@ -523,15 +530,18 @@ fn header(b: &mut String, r: &Report, v: &View, t: &Totals) -> anyhow::Result<()
     writeln!(b, "<nav class=\"toc\" aria-label=\"Sections\"><a href=\"#charts\">Charts</a><a href=\"#coverage-section\">Coverage</a><a href=\"#problems\">Not fully checked</a><a href=\"#findings-section\">Findings</a><a href=\"#leavers\">Per leaver</a><a href=\"#manifest\">Scan facts</a></nav>")?;
     writeln!(b, "</header>")?;
 
-    let bad = t.errors + t.ambiguous;
+    let bad = t.errors + t.ambiguous + t.missing;
     if bad > 0 {
         let mut why = Vec::new();
         if t.errors > 0 {
             why.push(format!(
-                "{} ({} could not be checked)",
+                "{} across {} (a system or account could not be read)",
                 plural(t.errors, "error", "errors"),
                 plural(t.error_leavers, "leaver", "leavers")
             ));
+        }
+        if t.missing > 0 {
+            why.push(format!("{} with no coverage row at all", t.missing));
         }
         if t.ambiguous > 0 {
             why.push(format!(
@@ -550,7 +560,7 @@ fn header(b: &mut String, r: &Report, v: &View, t: &Totals) -> anyhow::Result<()
             "<p>{bad} of {} leaver × system checks did not complete: {}. An error is not a clean \
              result: a leaver may still have access where they could not be checked. See \
              <a href=\"#problems\">Not fully checked</a>.</p>",
-            t.cells,
+            t.cells + t.missing,
             why.join(", ")
         )?;
         writeln!(b, "</div>")?;
@@ -657,7 +667,7 @@ fn legend(b: &mut String, x: f64, y: f64) -> std::fmt::Result {
             y,
             s.as_str()
         )?;
-        x += 24.0 + 7.0 * s.as_str().len() as f64;
+        x += 30.0 + 7.0 * s.as_str().len() as f64;
     }
     Ok(())
 }
@@ -718,10 +728,13 @@ fn severity_chart(b: &mut String, v: &View) -> anyhow::Result<()> {
         )?;
         writeln!(
             b,
-            "<text x=\"0\" y=\"{:.1}\" class=\"axis-label\"><title>{}</title>{}</text>",
+            "<text x=\"0\" y=\"{:.1}\" class=\"axis-label\"><title>{}</title>{}</text><text x=\"0\" y=\"{:.1}\" class=\"instance-label\"><title>{}</title>{}</text>",
             y + 15.0,
             esc(&label),
-            esc_clip(&label, 22)
+            esc_clip(c.system, 22),
+            y + 30.0,
+            esc(&label),
+            esc_clip(c.instance, 25)
         )?;
         let total: usize = n.iter().sum();
         if c.failed() {
@@ -1613,7 +1626,7 @@ fn manifest(b: &mut String, r: &Report) -> anyhow::Result<()> {
         };
         writeln!(
             b,
-            "<tr data-system=\"{}\" data-instance=\"{}\" data-status=\"{}\"><td>{} / {}</td><td>{status}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-system=\"{}\" data-instance=\"{}\" data-status=\"{}\"><td>{} / {}</td><td>{status}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"time\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(&s.system),
             esc(&s.instance),
             if s.is_complete() { "complete" } else { "error" },
@@ -1678,6 +1691,7 @@ figcaption strong{color:var(--ink)}
 svg text{font-size:12px}
 svg .legend{font-size:12px}
 svg .axis-label{font-size:12px;font-weight:600}
+svg .instance-label{font-size:11px;fill:var(--muted)}
 svg .in-bar{font-size:12px;font-weight:700}
 svg .total{font-size:13px;font-weight:750}
 svg .breakdown{font-size:11px;fill:var(--muted)}
@@ -1740,7 +1754,8 @@ thead th{background:#eef1f5;font-size:12px;text-transform:uppercase;letter-spaci
 .facts-list dt{font-weight:650}.facts-list dd{margin:0;overflow-wrap:anywhere}
 .hash{font-size:11px}
 #systems ul,#problem-table ul{margin:0;padding-left:16px}
-#problem-table .cell{display:inline-block;padding:2px 8px;border-radius:4px}
+#problem-table .cell,#systems .cell{display:inline-block;padding:2px 8px;border-radius:4px}
+.time{white-space:nowrap;font-size:12px}
 .ok-word{color:var(--green);font-weight:650}
 .abridged{background:#fff9db;border:1px solid #f08c00;border-radius:6px;padding:6px 12px;margin:0 0 10px}
 button.sort{all:unset;cursor:pointer}
@@ -1763,7 +1778,7 @@ footer{color:var(--muted);font-size:12px;padding-bottom:30px}
  .charts{grid-template-columns:minmax(0,1fr)}
  .chart svg{width:auto;height:auto;max-width:100%}
  .muted,.lede,figcaption,.stat .sub,.leaver-meta,.facts,.breakdown,.who{color:#000!important}
- .chart svg,svg .breakdown,svg .muted,svg .tick,svg .axis-title{fill:#000}
+ .chart svg,svg .breakdown,svg .muted,svg .tick,svg .axis-title,svg .instance-label{fill:#000}
  .where{white-space:nowrap}
  .list .where{white-space:normal}
  th,td{padding:4px 6px}
@@ -1908,6 +1923,9 @@ mod tests {
             f.leaver_name = hostile.into();
             f.remediation = format!("Do it. Command: {hostile}");
             ev.coverage[0].detail = hostile.into();
+            let last = ev.coverage.len() - 1;
+            ev.coverage[last].leaver_id = hostile.into();
+            ev.coverage[last].system_instance = hostile.into();
         });
         assert!(!page.contains("<script>alert"), "raw script tag in page");
         assert!(
@@ -1958,6 +1976,32 @@ mod tests {
     }
 
     #[test]
+    fn html_complete_scan_says_so_and_a_gap_never_looks_clean() {
+        let page = demo_report(|ev| {
+            for c in &mut ev.coverage {
+                if matches!(c.outcome, Outcome::Error | Outcome::Ambiguous) {
+                    c.outcome = Outcome::NoAccount;
+                }
+            }
+        });
+        assert!(page.contains("data-incomplete=\"false\""));
+        assert!(page.contains(">COMPLETE<"));
+        assert!(!page.contains("INCOMPLETE"));
+        // A leaver × system pair without a coverage row is shown and counted as incomplete.
+        let page = demo_report(|ev| {
+            for c in &mut ev.coverage {
+                if matches!(c.outcome, Outcome::Error | Outcome::Ambiguous) {
+                    c.outcome = Outcome::NoAccount;
+                }
+            }
+            ev.coverage.remove(0);
+        });
+        assert!(page.contains("data-incomplete=\"true\""));
+        assert!(page.contains("1 with no coverage row at all"));
+        assert_eq!(page.matches("data-outcome=\"missing\"").count(), 1);
+    }
+
+    #[test]
     fn html_ids_are_safe_and_distinct() {
         assert_eq!(slug("E1001"), "E1001");
         assert_eq!(slug("a b"), "a_20b");
@@ -1970,11 +2014,25 @@ mod tests {
         let a = demo_report(|_| {});
         let b = demo_report(|_| {});
         assert_eq!(a, b);
+        // Nothing that fetches: no source or link attribute, no stylesheet import, every
+        // `url(` an in-page reference. (URLs may appear as text: escaped, never links.)
         for bad in [
-            "http://", "https://", "src=", "@import", "url(http", "<link", "<img",
+            " src=",
+            " srcset=",
+            "href=\"http",
+            "href=\"//",
+            "@import",
+            "<link",
+            "<img",
+            "<iframe",
+            "<object",
+            "<embed",
+            " style=",
         ] {
             assert!(!a.contains(bad), "{bad} in page");
         }
+        assert_eq!(a.matches("url(").count(), a.matches("url(#").count());
+        assert_eq!(a.matches("href=\"").count(), a.matches("href=\"#").count());
         assert!(a.contains("INCOMPLETE SCAN"));
         assert!(!a.contains("class=\"abridged\""), "the demo is small");
     }
