@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use futures::StreamExt;
 use residual_probe::http::{link_next, link_rel, Http, HttpPolicy, Reply, Request};
 use residual_probe::{
-    Account, AccountFilter, AccountState, Asset, CollectStatus, Credential, Gap, OwnerRef,
-    ProbeError, RequestCounter, SystemSnapshot,
+    Account, AccountFilter, AccountState, Asset, Credential, Gap, OwnerRef, ProbeError,
+    SystemSnapshot,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -81,23 +81,16 @@ impl residual_probe::Probe for GithubProbe {
 }
 
 pub async fn collect(inst: &GithubInstance, filter: &dyn AccountFilter) -> SystemSnapshot {
-    let counter = RequestCounter::default();
-    let http = match Http::new(inst.http, counter.clone()) {
-        Ok(h) => h,
-        Err(e) => return SystemSnapshot::failed(SYSTEM, &inst.org, e),
-    };
-    let c = Collector {
-        inst,
-        http,
-        base: inst.api_url.trim_end_matches('/').to_string(),
-        token: SecretString::from(String::new()),
-    };
-    let mut snap = match c.run(filter).await {
-        Ok(s) => s,
-        Err(e) => SystemSnapshot::failed(SYSTEM, &inst.org, e),
-    };
-    snap.requests = counter.get();
-    snap
+    residual_probe::http::collect_with(SYSTEM, &inst.org, inst.http, |http| async move {
+        let c = Collector {
+            inst,
+            http,
+            base: inst.api_url.trim_end_matches('/').to_string(),
+            token: SecretString::from(String::new()),
+        };
+        c.run(filter).await
+    })
+    .await
 }
 
 struct Collector<'a> {
@@ -296,19 +289,7 @@ impl Collector<'_> {
         let org = self.inst.org.clone();
         let who = self.authenticate().await?;
         let this = &self;
-        let mut snap = SystemSnapshot {
-            system: SYSTEM.into(),
-            instance: org.clone(),
-            status: CollectStatus::Complete,
-            authenticated_as: Some(who),
-            observed_at: Some(now()),
-            accounts_enumerated: 0,
-            requests: 0,
-            notes: Vec::new(),
-            accounts: Vec::new(),
-            assets: Vec::new(),
-            gaps: Vec::new(),
-        };
+        let mut snap = SystemSnapshot::new(SYSTEM, &org, Some(who));
         let cands = filter.candidates(SYSTEM);
         let collab_path = format!("/orgs/{org}/outside_collaborators");
         let inv_path = format!("/orgs/{org}/invitations");

@@ -57,6 +57,23 @@ pub struct SystemSnapshot {
 }
 
 impl SystemSnapshot {
+    /// A complete, still empty snapshot, observed now.
+    pub fn new(system: &str, instance: &str, authenticated_as: Option<String>) -> Self {
+        SystemSnapshot {
+            system: system.to_string(),
+            instance: instance.to_string(),
+            status: CollectStatus::Complete,
+            authenticated_as,
+            observed_at: Some(OffsetDateTime::now_utc()),
+            accounts_enumerated: 0,
+            requests: 0,
+            notes: Vec::new(),
+            accounts: Vec::new(),
+            assets: Vec::new(),
+            gaps: Vec::new(),
+        }
+    }
+
     /// An instance that could not be read at all.
     pub fn failed(system: &str, instance: &str, error: ProbeError) -> Self {
         SystemSnapshot {

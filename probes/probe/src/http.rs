@@ -343,6 +343,41 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<bytes::B
     }
 }
 
+/// Percent-encode a query-string component (RFC 3986 unreserved characters pass).
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The shell every HTTP probe runs in: one request counter, one client, and the rule that a
+/// probe which fails comes back as a failed snapshot — never as an empty one.
+pub async fn collect_with<F, Fut>(
+    system: &str,
+    label: &str,
+    policy: HttpPolicy,
+    run: F,
+) -> crate::SystemSnapshot
+where
+    F: FnOnce(Http) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::SystemSnapshot, ProbeError>>,
+{
+    let counter = RequestCounter::default();
+    let mut snap = match Http::new(policy, counter.clone()) {
+        Ok(http) => run(http)
+            .await
+            .unwrap_or_else(|e| crate::SystemSnapshot::failed(system, label, e)),
+        Err(e) => crate::SystemSnapshot::failed(system, label, e),
+    };
+    snap.requests = counter.get();
+    snap
+}
+
 /// Follow RFC 8288 `Link` headers: the `rel="next"` target, exactly as the server gave it.
 pub fn link_next(link: Option<&str>) -> Option<String> {
     link_rel(link, "next")

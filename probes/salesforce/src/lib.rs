@@ -14,10 +14,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use residual_probe::http::{Http, HttpPolicy, Method, Reply, Request};
+use residual_probe::http::{encode, Http, HttpPolicy, Method, Reply, Request};
 use residual_probe::{
-    Account, AccountFilter, AccountState, CollectStatus, Credential, Gap, ProbeError,
-    RequestCounter, SystemSnapshot,
+    Account, AccountFilter, AccountState, Credential, Gap, ProbeError, SystemSnapshot,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -78,24 +77,17 @@ fn label(inst: &SalesforceInstance) -> String {
 }
 
 pub async fn collect(inst: &SalesforceInstance, filter: &dyn AccountFilter) -> SystemSnapshot {
-    let counter = RequestCounter::default();
-    let http = match Http::new(inst.http, counter.clone()) {
-        Ok(h) => h,
-        Err(e) => return SystemSnapshot::failed(SYSTEM, &label(inst), e),
-    };
-    let c = Collector {
-        inst,
-        http,
-        base: inst.instance_url.trim_end_matches('/').to_string(),
-        token: Mutex::new(None),
-        limit_info: Mutex::new(None),
-    };
-    let mut snap = match c.run(filter).await {
-        Ok(s) => s,
-        Err(e) => SystemSnapshot::failed(SYSTEM, &label(inst), e),
-    };
-    snap.requests = counter.get();
-    snap
+    residual_probe::http::collect_with(SYSTEM, &label(inst), inst.http, |http| async move {
+        let c = Collector {
+            inst,
+            http,
+            base: inst.instance_url.trim_end_matches('/').to_string(),
+            token: Mutex::new(None),
+            limit_info: Mutex::new(None),
+        };
+        c.run(filter).await
+    })
+    .await
 }
 
 struct Collector<'a> {
@@ -168,18 +160,6 @@ fn soql_time(t: OffsetDateTime) -> String {
         t.minute(),
         t.second()
     )
-}
-
-/// Percent-encode a SOQL query for the `q` parameter.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn str_of<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
@@ -322,19 +302,7 @@ impl Collector<'_> {
 
     async fn run(&self, filter: &dyn AccountFilter) -> Result<SystemSnapshot, ProbeError> {
         let who = self.authenticate().await?;
-        let mut snap = SystemSnapshot {
-            system: SYSTEM.into(),
-            instance: label(self.inst),
-            status: CollectStatus::Complete,
-            authenticated_as: Some(who),
-            observed_at: Some(OffsetDateTime::now_utc()),
-            accounts_enumerated: 0,
-            requests: 0,
-            notes: Vec::new(),
-            accounts: Vec::new(),
-            assets: Vec::new(),
-            gaps: Vec::new(),
-        };
+        let mut snap = SystemSnapshot::new(SYSTEM, &label(self.inst), Some(who));
         let users = self
             .query("SELECT Id, Username, Email, FederationIdentifier, IsActive, LastLoginDate, Name, UserType, Profile.Name FROM User", "User")
             .await?;

@@ -10,10 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
-use residual_probe::http::{Http, HttpPolicy, Reply, Request};
-use residual_probe::{
-    Account, AccountFilter, AccountState, CollectStatus, ProbeError, RequestCounter, SystemSnapshot,
-};
+use residual_probe::http::{encode, Http, HttpPolicy, Reply, Request};
+use residual_probe::{Account, AccountFilter, AccountState, ProbeError, SystemSnapshot};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -47,22 +45,16 @@ impl residual_probe::Probe for ScimProbe {
 }
 
 pub async fn collect(inst: &ScimInstance, filter: &dyn AccountFilter) -> SystemSnapshot {
-    let counter = RequestCounter::default();
-    let http = match Http::new(inst.http, counter.clone()) {
-        Ok(h) => h,
-        Err(e) => return SystemSnapshot::failed(SYSTEM, &inst.name, e),
-    };
-    let c = Collector {
-        inst,
-        http,
-        base: inst.base_url.trim_end_matches('/').to_string(),
-    };
-    let mut snap = match c.run(filter).await {
-        Ok(s) => s,
-        Err(e) => SystemSnapshot::failed(SYSTEM, &inst.name, e),
-    };
-    snap.requests = counter.get();
-    snap
+    residual_probe::http::collect_with(SYSTEM, &inst.name, inst.http, |http| async move {
+        Collector {
+            inst,
+            http,
+            base: inst.base_url.trim_end_matches('/').to_string(),
+        }
+        .run(filter)
+        .await
+    })
+    .await
 }
 
 struct Collector<'a> {
@@ -106,17 +98,6 @@ fn is_filter_rejection(r: &Reply) -> bool {
 /// RFC 7644 §3.4.2.2: a filter string value, quoted and escaped.
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn user_account(u: &Value) -> Result<Account, ProbeError> {
@@ -216,19 +197,11 @@ impl Collector<'_> {
     }
 
     async fn run(&self, filter: &dyn AccountFilter) -> Result<SystemSnapshot, ProbeError> {
-        let mut snap = SystemSnapshot {
-            system: SYSTEM.into(),
-            instance: self.inst.name.clone(),
-            status: CollectStatus::Complete,
-            authenticated_as: Some(format!("bearer token for {}", self.base)),
-            observed_at: Some(time::OffsetDateTime::now_utc()),
-            accounts_enumerated: 0,
-            requests: 0,
-            notes: Vec::new(),
-            accounts: Vec::new(),
-            assets: Vec::new(),
-            gaps: Vec::new(),
-        };
+        let mut snap = SystemSnapshot::new(
+            SYSTEM,
+            &self.inst.name,
+            Some(format!("bearer token for {}", self.base)),
+        );
         let r = self.get(&format!("?startIndex=1&count={PAGE}")).await?;
         if r.status != 200 {
             return Err(classify("/Users", &r));

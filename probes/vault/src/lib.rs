@@ -10,10 +10,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use futures::StreamExt;
-use residual_probe::http::{Http, HttpPolicy, Method, Reply, Request};
+use residual_probe::http::{encode, Http, HttpPolicy, Method, Reply, Request};
 use residual_probe::{
-    Account, AccountFilter, AccountState, Asset, CollectStatus, Credential, Gap, OwnerRef,
-    ProbeError, RequestCounter, SystemSnapshot,
+    Account, AccountFilter, AccountState, Asset, Credential, Gap, OwnerRef, ProbeError,
+    SystemSnapshot,
 };
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -38,18 +38,6 @@ const LOCAL_USER_METHODS: &[(&str, &str)] = &[
 
 /// Keys per LIST page where the endpoint pages.
 const LIST_PAGE: usize = 1000;
-
-/// Percent-encode a LIST `after` key for a query string.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// The person behind a token's display name: auth methods prefix it with their mount
 /// (`userpass-alice`, `token-dave`, in a namespace `team-a-auth-userpass-frank`).
@@ -122,22 +110,16 @@ fn label(inst: &VaultInstance) -> String {
 }
 
 pub async fn collect(inst: &VaultInstance, _filter: &dyn AccountFilter) -> SystemSnapshot {
-    let counter = RequestCounter::default();
-    let http = match Http::new(inst.http, counter.clone()) {
-        Ok(h) => h,
-        Err(e) => return SystemSnapshot::failed(SYSTEM, &label(inst), e),
-    };
-    let c = Collector {
-        inst,
-        http,
-        base: inst.addr.trim_end_matches('/').to_string(),
-    };
-    let mut snap = match c.run().await {
-        Ok(s) => s,
-        Err(e) => SystemSnapshot::failed(SYSTEM, &label(inst), e),
-    };
-    snap.requests = counter.get();
-    snap
+    residual_probe::http::collect_with(SYSTEM, &label(inst), inst.http, |http| async move {
+        Collector {
+            inst,
+            http,
+            base: inst.addr.trim_end_matches('/').to_string(),
+        }
+        .run()
+        .await
+    })
+    .await
 }
 
 struct Collector<'a> {
@@ -288,19 +270,7 @@ impl Collector<'_> {
                 .map(|p| p.to_string())
                 .unwrap_or_default()
         );
-        let mut snap = SystemSnapshot {
-            system: SYSTEM.into(),
-            instance: label(self.inst),
-            status: CollectStatus::Complete,
-            authenticated_as: Some(authenticated_as),
-            observed_at: Some(OffsetDateTime::now_utc()),
-            accounts_enumerated: 0,
-            requests: 0,
-            notes: Vec::new(),
-            accounts: Vec::new(),
-            assets: Vec::new(),
-            gaps: Vec::new(),
-        };
+        let mut snap = SystemSnapshot::new(SYSTEM, &label(self.inst), Some(authenticated_as));
         // Auth mounts: accessor → (path, type), to tie entity aliases to local logins.
         let mounts = self
             .read(Method::GET, "sys/auth")
