@@ -209,6 +209,29 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A finding about the account itself (not one of its credentials).
+    fn account_finding(
+        &self,
+        check: &Check,
+        a: &Account,
+        rule: &str,
+        conf: Confidence,
+        evidence: Vec<String>,
+    ) -> Finding {
+        self.finding(
+            check,
+            &a.resource_type,
+            &a.id,
+            &a.name,
+            &a.name,
+            rule,
+            conf,
+            None,
+            false,
+            evidence,
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn finding(
         &self,
@@ -393,18 +416,7 @@ fn own_account_findings(
                     .collect(),
             );
             ev.push(format!("{} working credential(s)", live_creds.len()));
-            let mut f = cx.finding(
-                check,
-                &a.resource_type,
-                &a.id,
-                &a.name,
-                &a.name,
-                rule,
-                conf,
-                None,
-                false,
-                ev,
-            );
+            let mut f = cx.account_finding(check, a, rule, conf, ev);
             (f.used_after_departure, f.last_used_at) = account_usage(a, cx.leaver.departure);
             f.created_at = a.created_at;
             out.push(f);
@@ -421,18 +433,7 @@ fn own_account_findings(
             for c in a.credentials.iter().filter(|c| !live(c, as_of)) {
                 ev.push(describe_credential(c));
             }
-            let mut f = cx.finding(
-                check,
-                &a.resource_type,
-                &a.id,
-                &a.name,
-                &a.name,
-                rule,
-                conf,
-                None,
-                false,
-                ev,
-            );
+            let mut f = cx.account_finding(check, a, rule, conf, ev);
             (f.used_after_departure, f.last_used_at) = account_usage(a, cx.leaver.departure);
             if f.used_after_departure == Tri::True {
                 f.evidence.push(
@@ -498,18 +499,7 @@ fn own_account_findings(
             if let Some(s) = a.attributes.get("last_login_source") {
                 ev.push(format!("login source: {s}"));
             }
-            let mut f = cx.finding(
-                check,
-                &a.resource_type,
-                &a.id,
-                &a.name,
-                &a.name,
-                rule,
-                conf,
-                None,
-                false,
-                ev,
-            );
+            let mut f = cx.account_finding(check, a, rule, conf, ev);
             f.last_used_at = Some(t);
             f.used_after_departure = Tri::True;
             out.push(f);
