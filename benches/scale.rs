@@ -157,6 +157,8 @@ fn estate() -> Snapshot {
                 accounts,
                 assets,
                 gaps: vec![],
+                looked_up: None,
+                history_since: None,
             }
         })
         .collect();

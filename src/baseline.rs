@@ -3,7 +3,7 @@
 //! that was not is `new`; a baseline finding that is gone is `resolved`. `residual diff` prints
 //! the same comparison for two existing folders.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context;
@@ -146,10 +146,11 @@ pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
         }
         let count = |s: &str| rows.iter().filter(|r| r.0 == s).count();
         println!(
-            "\n{} new, {} resolved, {} persisting",
+            "\n{} new, {} resolved, {} persisting, {} unverified (not checked in the new scan)",
             count("new"),
             count("resolved"),
-            count("persisting")
+            count("persisting"),
+            count("unverified")
         );
     }
     Ok(crate::exit::CLEAN)

@@ -285,6 +285,36 @@ impl LeaverIndex {
     }
 }
 
+/// Everything a leaver is known by for `system`, in the forms `LeaverIndex::candidates` gives
+/// probes: whether a targeted lookup at collection time covered this leaver.
+pub fn leaver_keys(l: &Leaver, system: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let emails = l
+        .email
+        .iter()
+        .chain(l.aliases.iter().filter(|a| a.contains('@')));
+    for e in emails {
+        let n = normalize_email(e);
+        if let Some((local, _)) = n.split_once('@') {
+            keys.push(local.to_string());
+        }
+        keys.push(n);
+    }
+    keys.extend(
+        l.aliases
+            .iter()
+            .filter(|a| !a.contains('@'))
+            .map(|a| a.to_lowercase()),
+    );
+    if let Some(h) = l.handles.get(system) {
+        keys.push(h.to_lowercase());
+    }
+    if let Some(e) = &l.employee_id {
+        keys.push(e.trim().to_string());
+    }
+    keys
+}
+
 /// The account's own identity, as the system records it, names somebody who is not `leaver`:
 /// a probable match on it is a look-alike, not the leaver.
 fn claimed_by_other(ix: &LeaverIndex, a: &Account, leaver: u32) -> Option<String> {

@@ -244,6 +244,8 @@ pub fn estate() -> Snapshot {
                 accounts,
                 assets,
                 gaps: vec![],
+                looked_up: None,
+                history_since: None,
             },
             github_org(),
             vault(),
@@ -403,6 +405,8 @@ fn github_org() -> SystemSnapshot {
         accounts,
         assets,
         gaps: vec![],
+        looked_up: None,
+        history_since: None,
     }
 }
 
@@ -439,6 +443,8 @@ fn system(
         accounts,
         assets,
         gaps: vec![],
+        looked_up: None,
+        history_since: None,
     }
 }
 

@@ -150,6 +150,10 @@ pub struct Evaluation {
     /// Findings of the baseline report that are gone (with `--baseline`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resolved: Vec<serde_json::Value>,
+    /// Baseline findings whose leaver × instance could not be checked this time: not
+    /// resolved, just not seen.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unverified: Vec<serde_json::Value>,
     /// What the suppressions file did: used, expired and unused entries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suppression_notes: Vec<String>,
@@ -804,6 +808,32 @@ pub fn evaluate(input: &Input) -> Evaluation {
                 .filter(|g| g.account_id.is_none())
                 .map(|g| format!("{} not read: {}", g.what, g.error))
                 .collect();
+            // A targeted collection only saw the leavers it looked up (a snapshot replayed with
+            // another leavers file may name others), and history only from `history_since`.
+            if let Some(seen) = &sys.looked_up {
+                let missing: Vec<String> = crate::correlate::leaver_keys(leaver, &sys.system)
+                    .into_iter()
+                    .filter(|k| {
+                        !seen.logins.contains(k)
+                            && !seen.emails.contains(k)
+                            && !seen.external_ids.contains(k)
+                    })
+                    .collect();
+                if !missing.is_empty() {
+                    errors.push(format!(
+                        "not looked up when the snapshot was collected ({}): collect again with this leavers file",
+                        missing.join(", ")
+                    ));
+                }
+            }
+            if let Some(since) = sys.history_since {
+                if leaver.departure < since {
+                    errors.push(format!(
+                        "login history was read from {} only, after this departure: collect again with this leavers file",
+                        fmt(since)
+                    ));
+                }
+            }
             let mut own_accounts = Vec::new();
             for m in matches {
                 match (m.relation, m.target) {

@@ -428,17 +428,7 @@ pub fn parse_instant(s: &str) -> Result<OffsetDateTime, String> {
         .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD) or an RFC 3339 date-time"))
 }
 
-/// Lower-case and strip `+tag` sub-addressing: `J.Doe+ops@Acme.com` → `j.doe@acme.com`.
-pub fn normalize_email(s: &str) -> String {
-    let s = s.trim().to_lowercase();
-    match s.rsplit_once('@') {
-        Some((local, domain)) => {
-            let local = local.split('+').next().unwrap_or(local);
-            format!("{local}@{domain}")
-        }
-        None => s,
-    }
-}
+pub use residual_probe::normalize_email;
 
 fn valid_email(s: &str) -> bool {
     match s.rsplit_once('@') {

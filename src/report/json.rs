@@ -16,6 +16,7 @@ impl Render for FindingsJson {
             "findings": r.evaluation.findings,
             "coverage": r.evaluation.coverage,
             "resolved": r.evaluation.resolved,
+            "unverified": r.evaluation.unverified,
             "suppressions": r.evaluation.suppression_notes,
         });
         let text = serde_json::to_string_pretty(&v)?;

@@ -217,10 +217,9 @@ impl<'a> Collector<'a> {
         let (report, generated, started_new) = self.credential_report().await?;
         // IAM answers STARTED when it builds a new report for this request; otherwise it
         // reuses one up to four hours old, and only a young one is trusted.
-        let report_fresh = started_new
-            || generated
-                .map(|g| scan_started - g < REPORT_FRESH_FOR)
-                .unwrap_or(false);
+        // Only a report this scan asked IAM to build is trusted: a reused one (up to four hours
+        // old, and aged by a clock we do not control) could predate a new key or password.
+        let report_fresh = started_new;
         // Record the report's own time as the observation time, unless it claims to predate
         // the request that started it (moto answers a fixed 2015 date): then the scan's start.
         let generated = match generated {
@@ -251,6 +250,8 @@ impl<'a> Collector<'a> {
             accounts: Vec::new(),
             assets: Vec::new(),
             gaps: Vec::new(),
+            looked_up: None,
+            history_since: None,
         };
 
         let report_by_user: HashMap<&str, &api::ReportRow> =
@@ -263,7 +264,7 @@ impl<'a> Collector<'a> {
             .collect();
 
         for u in &inventory.users {
-            let mut acct = user_account(u, &inventory, &owner_keys);
+            let mut acct = user_account(u, &inventory, &owner_keys)?;
             if let Some(row) = report_by_user.get(u.user_name().unwrap_or_default()) {
                 if row.password_enabled {
                     acct.credentials.push(login_profile(u.user_name(), row));
@@ -277,7 +278,7 @@ impl<'a> Collector<'a> {
             snap.accounts.push(acct);
         }
         for r in &inventory.roles {
-            snap.assets.push(role_asset(r, &owner_keys));
+            snap.assets.push(role_asset(r, &owner_keys)?);
         }
 
         // Targeted calls, only for accounts the scan cares about.
@@ -746,7 +747,7 @@ fn user_account(
     u: &aws_sdk_iam::types::UserDetail,
     inv: &Inventory,
     owner_keys: &[String],
-) -> Account {
+) -> Result<Account, ProbeError> {
     let mut emails = Vec::new();
     let mut owner_refs = Vec::new();
     for t in u.tags() {
@@ -762,10 +763,8 @@ fn user_account(
     }
     let mut privileges = Vec::new();
     for p in u.user_policy_list() {
-        if let Some(why) = p
-            .policy_document()
-            .and_then(|d| api::decode_policy(d).ok())
-            .and_then(|d| api::admin_power(&d))
+        if let Some(why) =
+            policy("inline user policy", p.policy_document())?.and_then(|d| api::admin_power(&d))
         {
             privileges.push(format!(
                 "inline policy {}: {why}",
@@ -792,9 +791,7 @@ fn user_account(
                 }
             }
             for p in gd.group_policy_list() {
-                if let Some(why) = p
-                    .policy_document()
-                    .and_then(|d| api::decode_policy(d).ok())
+                if let Some(why) = policy("inline group policy", p.policy_document())?
                     .and_then(|d| api::admin_power(&d))
                 {
                     privileges.push(format!(
@@ -810,7 +807,7 @@ fn user_account(
         attributes.insert("groups".into(), u.group_list().join(";"));
     }
     let name = u.user_name().unwrap_or_default().to_string();
-    Account {
+    Ok(Account {
         id: u.arn().unwrap_or_default().to_string(),
         resource_type: USER.into(),
         usernames: vec![name.clone()],
@@ -826,7 +823,14 @@ fn user_account(
         credentials: vec![],
         detailed: false,
         attributes,
-    }
+    })
+}
+
+/// A policy document, decoded. One that cannot be read fails the inventory: skipping it would
+/// hide a trust or admin grant.
+fn policy(what: &str, doc: Option<&str>) -> Result<Option<serde_json::Value>, ProbeError> {
+    doc.map(|d| api::decode_policy(d).map_err(|e| ProbeError::Unexpected(format!("{what}: {e}"))))
+        .transpose()
 }
 
 fn login_profile(user: Option<&str>, row: &api::ReportRow) -> Credential {
@@ -843,7 +847,10 @@ fn login_profile(user: Option<&str>, row: &api::ReportRow) -> Credential {
     }
 }
 
-fn role_asset(r: &aws_sdk_iam::types::RoleDetail, owner_keys: &[String]) -> Asset {
+fn role_asset(
+    r: &aws_sdk_iam::types::RoleDetail,
+    owner_keys: &[String],
+) -> Result<Asset, ProbeError> {
     let owner_refs = r
         .tags()
         .iter()
@@ -856,12 +863,10 @@ fn role_asset(r: &aws_sdk_iam::types::RoleDetail, owner_keys: &[String]) -> Asse
             value: t.value().to_string(),
         })
         .collect();
-    let trusted = r
-        .assume_role_policy_document()
-        .and_then(|d| api::decode_policy(d).ok())
+    let trusted = policy("role trust policy", r.assume_role_policy_document())?
         .map(|d| api::trusted_user_arns(&d))
         .unwrap_or_default();
-    Asset {
+    Ok(Asset {
         id: r.arn().unwrap_or_default().to_string(),
         resource_type: ROLE.into(),
         name: r.role_name().unwrap_or_default().to_string(),
@@ -876,7 +881,7 @@ fn role_asset(r: &aws_sdk_iam::types::RoleDetail, owner_keys: &[String]) -> Asse
         last_use_tracked: true,
         readable_by_role: None,
         attributes: BTreeMap::new(),
-    }
+    })
 }
 
 fn to_time(t: &aws_smithy_types::DateTime) -> OffsetDateTime {

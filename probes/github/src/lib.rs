@@ -87,6 +87,7 @@ pub async fn collect(inst: &GithubInstance, filter: &dyn AccountFilter) -> Syste
             http,
             base: inst.api_url.trim_end_matches('/').to_string(),
             token: SecretString::from(String::new()),
+            sees_all: false,
         };
         c.run(filter).await
     })
@@ -98,6 +99,9 @@ struct Collector<'a> {
     http: Http,
     base: String,
     token: SecretString,
+    /// The scanning identity can see everything an owner sees (an org owner's token, or an
+    /// App installation): only then does an absent SAML provider mean "no SAML".
+    sees_all: bool,
 }
 
 /// Map a non-success status to an error. `what` is the endpoint, for the message.
@@ -189,7 +193,43 @@ impl Collector<'_> {
                 self.token = t.clone();
                 let r = self.get_ok(self.url("/user"), "/user").await?;
                 let u: api::SimpleUser = r.json("/user")?;
-                Ok(format!("user {} ({})", u.login, u.id))
+                // A classic token without read:org sees public members only, and a membership
+                // lookup answers 404 for a concealed member: that would read as "not a member".
+                if let Some(scopes) = r.header("x-oauth-scopes") {
+                    let ok = scopes
+                        .split(',')
+                        .map(str::trim)
+                        .any(|s| matches!(s, "read:org" | "write:org" | "admin:org"));
+                    if !ok {
+                        return Err(ProbeError::Permission(format!("the token's scopes ({scopes}) lack read:org: concealed members would be invisible")));
+                    }
+                }
+                // The token's own user must be an active member, or private memberships are
+                // hidden from it.
+                let path = format!("/orgs/{}/memberships/{{username}}", self.inst.org);
+                let r = self
+                    .get(
+                        self.url(&format!("/orgs/{}/memberships/{}", self.inst.org, u.login)),
+                        &path,
+                    )
+                    .await?;
+                let m: api::Membership = match r.status {
+                    200 => r.json(&path)?,
+                    _ => return Err(ProbeError::Permission(format!("the token's user {} is not a member of {}: concealed members would be invisible (HTTP {})", u.login, self.inst.org, r.status))),
+                };
+                if m.state != "active" {
+                    return Err(ProbeError::Permission(format!(
+                        "the token's user {} has a {} membership of {}",
+                        u.login, m.state, self.inst.org
+                    )));
+                }
+                self.sees_all = m.role == "admin";
+                Ok(format!(
+                    "user {} ({}), org {}",
+                    u.login,
+                    u.id,
+                    if m.role == "admin" { "owner" } else { "member" }
+                ))
             }
             GithubAuth::App {
                 app_id,
@@ -220,6 +260,7 @@ impl Collector<'_> {
                 let tok: api::InstallationToken = r.json(&path)?;
                 residual_probe::redact::register(&tok.token);
                 self.token = SecretString::from(tok.token);
+                self.sees_all = true;
                 Ok(format!(
                     "app {} ({}) installation {installation_id}",
                     app.slug.unwrap_or_default(),
@@ -272,7 +313,7 @@ impl Collector<'_> {
                 if let (Some(name_id), Some(user)) =
                     (n.saml_identity.and_then(|s| s.name_id), n.user)
                 {
-                    map.insert(name_id.trim().to_lowercase(), user.login);
+                    map.insert(residual_probe::normalize_email(&name_id), user.login);
                 }
             }
             if !conn.page_info.has_next_page {
@@ -317,6 +358,9 @@ impl Collector<'_> {
         snap.notes.extend(core.notes);
         snap.gaps.extend(core.gaps);
         snap.accounts_enumerated = core.enumerated;
+        if core.plan == Plan::Targeted {
+            snap.looked_up = Some(cands.clone());
+        }
         let (plan, login_to_nameid, mut accounts) =
             (core.plan, core.login_to_nameid, core.accounts);
 
@@ -482,9 +526,17 @@ impl Collector<'_> {
             Ok(Some(_)) => core
                 .notes
                 .push("SAML identities not read: every leaver has an explicit GitHub login".into()),
-            Ok(None) => core
+            Ok(None) if self.sees_all => core
                 .notes
                 .push("SAML SSO: not configured for this org; matching by login only".into()),
+            // Only owners (and Apps) see the SAML provider: for anyone else "none" may mean
+            // "hidden", and leavers without a GitHub login could not be matched.
+            Ok(None) => core.gaps.push(Gap {
+                account_id: None,
+                what: "SAML identities (not visible to a non-owner token)".into(),
+                checks: ["github_org_member", "github_sso_credential_authorized", "github_fine_grained_pat_granted"].iter().map(|s| s.to_string()).collect(),
+                error: ProbeError::Permission("the SAML provider is visible to org owners only; scan with an owner's token or a GitHub App".into()),
+            }),
             // Without the directory a leaver with no known login could not be matched: a gap
             // against every check, never "no account".
             Err(e) => core.gaps.push(Gap {
@@ -776,6 +828,7 @@ impl Collector<'_> {
 
     async fn secrets(&self, path: &str) -> Result<Vec<Asset>, ProbeError> {
         let mut out = Vec::new();
+        let mut total: Option<u64> = None;
         let mut url = Some(self.url(&format!("{path}?per_page={PER_PAGE}")));
         while let Some(u) = url {
             let r = self.get_ok(u, path).await?;
@@ -784,10 +837,14 @@ impl Collector<'_> {
                 out.push(secret_asset(&self.inst.org, s).map_err(bad)?);
             }
             url = link_next(r.header("link"));
-            if out.len() as u64 > page.total_count + PER_PAGE as u64 {
+            total = Some(page.total_count);
+        }
+        // The pages must add up to total_count: a missing Link header is not the end.
+        if let Some(t) = total {
+            if out.len() as u64 != t {
                 return Err(bad(format!(
-                    "{path}: more secrets than total_count {}",
-                    page.total_count
+                    "{path}: read {} secrets, total_count says {t}",
+                    out.len()
                 )));
             }
         }

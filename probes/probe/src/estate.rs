@@ -54,6 +54,18 @@ pub struct SystemSnapshot {
     /// What could not be read. A gap never means "nothing there".
     #[serde(default)]
     pub gaps: Vec<Gap>,
+    /// When the probe looked accounts up one by one instead of listing them all: what it
+    /// looked up. A leaver known by anything else was not checked (`scan --snapshot` with
+    /// another leavers file): their coverage is `error`, never `no_account`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looked_up: Option<crate::Candidates>,
+    /// History (logins) was read from this instant on: an earlier departure was not checked.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub history_since: Option<OffsetDateTime>,
 }
 
 impl SystemSnapshot {
@@ -71,6 +83,8 @@ impl SystemSnapshot {
             accounts: Vec::new(),
             assets: Vec::new(),
             gaps: Vec::new(),
+            looked_up: None,
+            history_since: None,
         }
     }
 
@@ -90,6 +104,8 @@ impl SystemSnapshot {
             accounts: Vec::new(),
             assets: Vec::new(),
             gaps: Vec::new(),
+            looked_up: None,
+            history_since: None,
         }
     }
 

@@ -36,7 +36,7 @@ pub trait AccountFilter: Send + Sync {
 }
 
 /// Handles and emails to look up, lower-cased.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Candidates {
     /// Explicit handles, non-email aliases and email local parts.
     pub logins: Vec<String>,
@@ -44,10 +44,12 @@ pub struct Candidates {
     pub emails: Vec<String>,
     /// Some leaver has no explicit handle for this system: matching them needs an
     /// email-to-account directory (SAML identities, user profiles).
+    #[serde(default)]
     pub needs_directory: bool,
     /// HR employee ids (matched against SCIM `externalId`).
     pub external_ids: Vec<String>,
     /// The earliest departure among the leavers: how far back login history matters.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub earliest_departure: Option<time::OffsetDateTime>,
 }
 
@@ -88,6 +90,19 @@ impl ProbeError {
             Transport(m) => Transport(redact::redact(&m)),
             Config(m) => Config(redact::redact(&m)),
         }
+    }
+}
+
+/// Lower-case and strip `+tag` sub-addressing: `J.Doe+ops@Acme.com` → `j.doe@acme.com`. The
+/// one normalisation of emails, used by correlation and by probes that look emails up.
+pub fn normalize_email(s: &str) -> String {
+    let s = s.trim().to_lowercase();
+    match s.rsplit_once('@') {
+        Some((local, domain)) => {
+            let local = local.split('+').next().unwrap_or(local);
+            format!("{local}@{domain}")
+        }
+        None => s,
     }
 }
 

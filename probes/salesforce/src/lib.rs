@@ -379,6 +379,7 @@ impl Collector<'_> {
                 .candidates(SYSTEM)
                 .earliest_departure
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            snap.history_since = Some(since);
             let (frozen, tokens, logins, perms) = futures::join!(
                 self.per_users(&ids, "UserLogin", None, |l| format!("SELECT Id, UserId, IsFrozen FROM UserLogin WHERE UserId IN ({l})")),
                 self.per_users(&ids, "OauthToken", Some(OAUTH_TOKEN_CAP), |l| format!("SELECT Id, AppName, UserId, CreatedDate, LastUsedDate, UseCount FROM OauthToken WHERE UserId IN ({l})")),

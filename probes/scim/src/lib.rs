@@ -175,8 +175,19 @@ impl Collector<'_> {
         Ok((resources, total))
     }
 
+    /// Every user, page by page. The pages must add up: a server that ignores `startIndex`
+    /// (answering page one again) or miscounts `totalResults` is an error, not a short list.
     async fn list_all(&self, first: (Vec<Value>, u64)) -> Result<Vec<Value>, ProbeError> {
         let (mut users, total) = first;
+        let mut ids: BTreeSet<String> = BTreeSet::new();
+        for u in &users {
+            ids.insert(
+                u.get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
         while (users.len() as u64) < total {
             let start = users.len() as u64 + 1;
             let r = self
@@ -213,7 +224,14 @@ impl Collector<'_> {
         let cands = filter.candidates(SYSTEM);
         let mut filters: BTreeSet<String> = BTreeSet::new();
         for e in &cands.emails {
-            filters.insert(format!("userName eq {0} or emails.value eq {0}", quote(e)));
+            // `sw "local+"` also finds sub-addressed variants (`alice+slack@…`), which a full
+            // listing would match after normalisation: both plans must see the same users.
+            let local = e.split('@').next().unwrap_or(e);
+            filters.insert(format!(
+                "userName eq {0} or emails.value eq {0} or userName sw {1} or emails.value sw {1}",
+                quote(e),
+                quote(&format!("{local}+"))
+            ));
         }
         for l in &cands.logins {
             filters.insert(format!("userName eq {}", quote(l)));
@@ -232,6 +250,9 @@ impl Collector<'_> {
             filters.len(),
             first.1
         ));
+        if targeted {
+            snap.looked_up = Some(cands.clone());
+        }
         let users = if targeted {
             match self.lookups(&filters).await {
                 Ok(u) => u,
@@ -247,6 +268,7 @@ impl Collector<'_> {
         };
         // The app's own count, from the first page, whichever way the users were read.
         snap.accounts_enumerated = total_users;
+        // Filter lookups can return one user for several filters; listing cannot repeat.
         let mut seen = BTreeSet::new();
         for u in &users {
             let a = user_account(u)?;

@@ -244,7 +244,10 @@ impl Collector<'_> {
             let n = page.len();
             let last = page.last().cloned();
             keys.extend(page);
-            if ignored || n < LIST_PAGE || last.is_none() || last == after {
+            // A short page does not end the list: an ACL `pagination_limit` or a proxy may cap
+            // pages below what we asked. Only an empty page, a 404 past the end, or a server
+            // that ignored the paging parameters ends it.
+            if ignored || n == 0 || last.is_none() || last == after {
                 break;
             }
             after = last;
@@ -272,10 +275,12 @@ impl Collector<'_> {
         );
         let mut snap = SystemSnapshot::new(SYSTEM, &label(self.inst), Some(authenticated_as));
         // Auth mounts: accessor → (path, type), to tie entity aliases to local logins.
+        // Without the auth mounts no login can be listed: their absence is an error.
         let mounts = self
             .read(Method::GET, "sys/auth")
             .await?
-            .unwrap_or(Value::Null);
+            .filter(Value::is_object)
+            .ok_or_else(|| bad("sys/auth: no auth mounts in the answer".into()))?;
         let mut mount_of: HashMap<String, (String, String)> = HashMap::new();
         if let Value::Object(m) = &mounts {
             for (path, v) in m {
@@ -638,6 +643,27 @@ impl Collector<'_> {
     /// Every secret's metadata under a KV v2 mount (`LIST <mount>/metadata/<dir>` recursively,
     /// `GET <mount>/metadata/<path>`). The `data/` side is never read.
     async fn kv_walk(&self, mount: &str) -> Result<Vec<Asset>, ProbeError> {
+        // An empty LIST is a 404 in Vault, and so is a mount that does not exist: check the
+        // mount first, so a typo or a KV v1 mount is an error and not "no secrets".
+        let m = self
+            .read(Method::GET, &format!("sys/mounts/{mount}"))
+            .await?
+            .ok_or_else(|| {
+                ProbeError::Config(format!(
+                    "kv mount {mount}/ does not exist (or this token may not read sys/mounts)"
+                ))
+            })?;
+        let kind = m.get("type").and_then(Value::as_str).unwrap_or("");
+        let version = m
+            .get("options")
+            .and_then(|o| o.get("version"))
+            .and_then(Value::as_str)
+            .unwrap_or("1");
+        if kind != "kv" || version != "2" {
+            return Err(ProbeError::Config(format!(
+                "{mount}/ is a {kind} mount (version {version}), not KV v2"
+            )));
+        }
         let mut dirs = vec![String::new()];
         let mut leaves = Vec::new();
         while let Some(dir) = dirs.pop() {
