@@ -51,7 +51,25 @@ pub fn load(dir: &Path) -> Result<(BTreeMap<String, Value>, Option<OffsetDateTim
     Ok((out, as_of))
 }
 
-/// Mark `ev`'s findings against the baseline folder and list the resolved ones.
+/// Leaver × instance pairs that were fully checked (no `error`, no `ambiguous`): only there
+/// can a missing finding mean "resolved".
+fn checked_pairs<'a>(
+    rows: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> HashSet<(String, String)> {
+    rows.filter(|(_, _, o)| !matches!(*o, "error" | "ambiguous"))
+        .map(|(l, i, _)| (l.to_string(), i.to_string()))
+        .collect()
+}
+
+fn pair(f: &Value) -> (String, String) {
+    (
+        field(f, "leaver_id").to_string(),
+        field(f, "system_instance").to_string(),
+    )
+}
+
+/// Mark `ev`'s findings against the baseline folder; list the resolved ones, and apart from
+/// them the ones only unseen because their leaver × instance could not be checked now.
 pub fn apply(
     ev: &mut Evaluation,
     baseline_dir: &Path,
@@ -63,11 +81,21 @@ pub fn apply(
         .iter()
         .map(|f| (f.finding_id.as_str(), ()))
         .collect();
-    ev.resolved = old
-        .iter()
-        .filter(|(id, _)| !current.contains_key(id.as_str()))
-        .map(|(_, f)| f.clone())
-        .collect();
+    let checked = checked_pairs(
+        ev.coverage
+            .iter()
+            .map(|c| (&*c.leaver_id, &*c.system_instance, c.outcome.as_str())),
+    );
+    for (id, f) in &old {
+        if current.contains_key(id.as_str()) {
+            continue;
+        }
+        if checked.contains(&pair(f)) {
+            ev.resolved.push(f.clone());
+        } else {
+            ev.unverified.push(f.clone());
+        }
+    }
     for f in &mut ev.findings {
         match old.get(&f.finding_id) {
             Some(prev) => {
@@ -98,6 +126,26 @@ fn field<'v>(f: &'v Value, k: &str) -> &'v str {
 pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
     let (a, _) = load(old).context("old report")?;
     let (b, _) = load(new).context("new report")?;
+    let new_json: Value = serde_json::from_slice(&std::fs::read(new.join("findings.json"))?)?;
+    let cov: Vec<(String, String, String)> = new_json
+        .get("coverage")
+        .and_then(Value::as_array)
+        .map(|rows| {
+            rows.iter()
+                .map(|c| {
+                    (
+                        field(c, "leaver_id").to_string(),
+                        field(c, "system_instance").to_string(),
+                        field(c, "outcome").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let checked = checked_pairs(
+        cov.iter()
+            .map(|(l, i, o)| (l.as_str(), i.as_str(), o.as_str())),
+    );
     let mut rows: Vec<(&str, &Value)> = Vec::new();
     for (id, f) in &b {
         rows.push((
@@ -111,7 +159,15 @@ pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
     }
     for (id, f) in &a {
         if !b.contains_key(id) {
-            rows.push(("resolved", f));
+            // Gone only because it could not be checked now: not resolved.
+            rows.push((
+                if checked.contains(&pair(f)) {
+                    "resolved"
+                } else {
+                    "unverified"
+                },
+                f,
+            ));
         }
     }
     rows.sort_by(|x, y| {

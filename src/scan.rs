@@ -401,6 +401,7 @@ pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result
         p.is_file().then_some(p)
     });
     let cfg = match &config_path {
+        Some(p) if args.snapshot.is_some() => config::load_offline(p)?,
         Some(p) => config::load(p)?,
         None => Config::default(),
     };

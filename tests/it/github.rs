@@ -455,6 +455,35 @@ fn github_planner_targets_a_huge_org_and_lists_a_small_one() {
         .filter(|f| f["check_id"] == "github_org_member")
         .count();
     assert_eq!(members, 3);
+    // Regression (fail-open review #1): a targeted snapshot replayed with a leavers file that
+    // names someone it never looked up must say so, not report "no account".
+    std::fs::write(
+        dir.join("more.csv"),
+        format!("email,departure_date,name,github_login\n{csv}user00007@acme.example,2026-11-15,,user00007\n"),
+    )
+    .unwrap();
+    let replay = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "more.csv",
+            "--snapshot",
+            "big/snapshot.json",
+            "--out",
+            "replay",
+            "--as-of",
+            AS_OF,
+        ],
+        &[],
+    );
+    assert_eq!(code(&replay), 3, "{}", text(&replay));
+    let row = csv_rows(&dir.join("replay/coverage.csv"))
+        .into_iter()
+        .find(|r| r["leaver_id"] == "user00007@acme.example")
+        .unwrap();
+    assert_eq!(row["outcome"], "error", "{row:?}");
+    assert!(row["detail"].contains("not looked up"), "{row:?}");
 
     let (gh2, _) = generated(dir, "300:10:40");
     let scenario: serde_json::Value =
@@ -496,4 +525,43 @@ fn github_planner_targets_a_huge_org_and_lists_a_small_one() {
         .map(|f| f["leaver_id"].clone())
         .collect();
     assert_eq!(members.len(), 40);
+}
+
+/// Regression (fail-open review #2): a token whose user is not an org member sees public
+/// members only and gets 404 for concealed ones, which would read as "not a member". The scan
+/// refuses such a token instead.
+#[test]
+fn github_token_of_a_non_member_is_refused() {
+    let outsider = "ghp_residualOutsiderToken00000000000002";
+    let gh = server(
+        &[
+            "--scenario",
+            &main_scenario(),
+            "--token",
+            &format!("{outsider}=lee-vendor"),
+        ],
+        None,
+    );
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::write(dir.join("leavers.csv"), LEAVERS).unwrap();
+    config(dir, &gh.endpoint(), "token_env = \"OUTSIDER_TOKEN\"", "");
+    let out = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "leavers.csv",
+            "--out",
+            "r",
+            "--as-of",
+            AS_OF,
+        ],
+        &[("OUTSIDER_TOKEN", outsider)],
+    );
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    for r in csv_rows(&dir.join("r/coverage.csv")) {
+        assert_eq!(r["outcome"], "error", "{r:?}");
+        assert!(r["detail"].contains("not a member"), "{r:?}");
+    }
 }

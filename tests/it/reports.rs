@@ -278,6 +278,61 @@ fn baseline_round_trip_and_diff() {
         .contains(&format!("1 new, 1 resolved, {} persisting", total - 1)));
 }
 
+/// Regression (fail-open review #8): when a system cannot be read, its earlier findings are
+/// "unverified", never "resolved".
+#[test]
+fn baseline_never_resolves_what_could_not_be_checked() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    leavers_csv(dir);
+    let snap = demo_snapshot(dir);
+    std::fs::write(dir.join("a.json"), snap.to_string()).unwrap();
+    let mut failed = snap.clone();
+    failed["systems"][0]["status"] = serde_json::json!({"state": "failed", "error": {"Timeout": "GetAccountAuthorizationDetails: no answer in time"}});
+    failed["systems"][0]["accounts"] = serde_json::json!([]);
+    failed["systems"][0]["assets"] = serde_json::json!([]);
+    std::fs::write(dir.join("c.json"), failed.to_string()).unwrap();
+    let scan = |snap: &str, out: &str, extra: &[&str]| {
+        let mut a = vec![
+            "scan",
+            "--leavers",
+            "l.csv",
+            "--snapshot",
+            snap,
+            "--as-of",
+            "2026-11-26",
+            "--out",
+            out,
+        ];
+        a.extend_from_slice(extra);
+        residual(dir, &a, &[])
+    };
+    assert_eq!(code(&scan("a.json", "r1", &[])), 3);
+    let out = scan("c.json", "r3", &["--baseline", "r1"]);
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r3/findings.json")).unwrap()).unwrap();
+    let aws_prod = crate::harness::csv_rows(&dir.join("r1/findings.csv"))
+        .iter()
+        .filter(|f| f["system_instance"] == "demo-prod")
+        .count();
+    assert!(aws_prod > 0);
+    assert_eq!(
+        j["unverified"].as_array().map(Vec::len).unwrap_or(0),
+        aws_prod,
+        "{}",
+        j["resolved"]
+    );
+    assert!(
+        j["resolved"].as_array().is_none_or(|r| r.is_empty()),
+        "{}",
+        j["resolved"]
+    );
+    let d = residual(dir, &["diff", "r1", "r3", "--json"], &[]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&d.stdout).unwrap();
+    assert!(rows.iter().all(|r| r["state"] != "resolved"), "{rows:?}");
+}
+
 #[test]
 fn suppressions_mute_expire_and_are_validated() {
     let work = tempfile::tempdir().unwrap();

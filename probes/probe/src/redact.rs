@@ -38,6 +38,7 @@ const TOKEN_PREFIXES: &[&str] = &[
     "ghs_",
     "ghr_",
     "github_pat_",
+    "eyJ",
     "hvs.",
     "hvb.",
     "hvr.",
@@ -143,6 +144,14 @@ mod tests {
         assert!(!r.contains("hvs.CAES"), "{r}");
         let r = redact("pem -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----");
         assert_eq!(r, "pem [REDACTED]");
+    }
+
+    #[test]
+    fn masks_jwts_echoed_back() {
+        let r = redact(
+            "bad token eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiI0MjQyNDIifQ.c2lnbmF0dXJlLWJ5dGVz here",
+        );
+        assert_eq!(r, "bad token [REDACTED] here");
     }
 
     #[test]
