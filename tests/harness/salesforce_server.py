@@ -302,6 +302,10 @@ SCHEMA: dict[str, SObject] = {o.name.lower(): o for o in [
         ("Id", "id"), ("AppName", "string"), ("UserId", "reference"), ("CreatedDate", "datetime"),
         ("LastUsedDate", "datetime"), ("UseCount", "int"), ("AppMenuItemId", "reference"),
     ], [("User", "UserId", "User")]),
+    # The running user's own permissions (one row), as Salesforce exposes them.
+    _sobject("UserPermissionAccess", [
+        ("Id", "id"), ("PermissionsViewAllUsers", "boolean"), ("PermissionsManageUsers", "boolean"),
+    ]),
     _sobject("LoginHistory", [
         ("Id", "id"), ("UserId", "reference"), ("LoginTime", "datetime"), ("Status", "string"),
         ("LoginType", "string"), ("SourceIp", "string"), ("Application", "string"), ("Browser", "string"),
@@ -369,12 +373,12 @@ class Org:
     """The records of one org, as Python values keyed by canonical field names."""
 
     def __init__(self, raw: Any):
-        top = Spec(raw, "scenario", ["org", "integration_user", "profiles", "permission_sets", "users",
-                                     "oauth_tokens", "login_history", "meta"])
+        top = Spec(raw, "scenario", ["org", "integration_user", "integration_user_permissions", "profiles",
+                                     "permission_sets", "users", "oauth_tokens", "login_history", "meta"])
         self.counters: dict[str, int] = collections.defaultdict(int)
         self.records: dict[str, list[dict]] = {name: [] for name in
                                                ("User", "Profile", "PermissionSet", "PermissionSetAssignment",
-                                                "UserLogin", "OauthToken", "LoginHistory")}
+                                                "UserLogin", "OauthToken", "LoginHistory", "UserPermissionAccess")}
         self.by_id: dict[str, dict] = {}   # 15-char id -> record
         self.by_id_type: dict[str, str] = {}
 
@@ -475,6 +479,14 @@ class Org:
             if not (admins or actives):
                 raise ScenarioError("scenario: no active user for the tokens to run as")
             self.integration_user = (admins or actives)[0]
+        # What the running user may see: everything, unless the scenario withholds it
+        # (`"integration_user_permissions": {"view_all_users": false}`).
+        perms = top._get("integration_user_permissions", {}, (dict,), "an object") or {}
+        self.records["UserPermissionAccess"].append({
+            "Id": "000000000000000AAA",
+            "PermissionsViewAllUsers": bool(perms.get("view_all_users", True)),
+            "PermissionsManageUsers": bool(perms.get("manage_users", True)),
+        })
 
     def _add_profile(self, f: Spec) -> dict:
         name = f.str("name")

@@ -406,3 +406,34 @@ fn scim_errors_fail_closed() {
         );
     }
 }
+
+/// Regression (fail-open review #7): without "View All Users" Salesforce answers a partial
+/// User table with `done: true`. The probe refuses rather than report `no_account`.
+#[test]
+fn salesforce_without_view_all_users_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let mut scenario: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo().join("fixtures/salesforce/scenario-main.json")).unwrap(),
+    )
+    .unwrap();
+    scenario["integration_user_permissions"] = serde_json::json!({"view_all_users": false});
+    std::fs::write(dir.join("scenario.json"), scenario.to_string()).unwrap();
+    let sf = Peer::start(
+        "salesforce_server.py",
+        &[
+            "--scenario".into(),
+            dir.join("scenario.json").display().to_string(),
+            "--token".into(),
+            SF_TOKEN.into(),
+        ],
+    );
+    sf_leavers(dir);
+    sf_config(dir, &sf.endpoint(), "token_env = \"SF_TOKEN\"", "");
+    let out = scan(dir, "r");
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    for r in csv_rows(&dir.join("r/coverage.csv")) {
+        assert_eq!(r["outcome"], "error", "{r:?}");
+        assert!(r["detail"].contains("ViewAllUsers"), "{r:?}");
+    }
+}

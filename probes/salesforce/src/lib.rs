@@ -303,6 +303,28 @@ impl Collector<'_> {
     async fn run(&self, filter: &dyn AccountFilter) -> Result<SystemSnapshot, ProbeError> {
         let who = self.authenticate().await?;
         let mut snap = SystemSnapshot::new(SYSTEM, &label(self.inst), Some(who));
+        // A running user without "View All Users" sees only the users sharing rules show it,
+        // with `done: true`: the inventory would look complete and be short. Refuse instead.
+        let perms = self
+            .query(
+                "SELECT PermissionsViewAllUsers, PermissionsManageUsers FROM UserPermissionAccess",
+                "UserPermissionAccess",
+            )
+            .await?;
+        let p = perms
+            .first()
+            .ok_or_else(|| bad("UserPermissionAccess: no row for the running user".into()))?;
+        for (flag, why) in [
+            ("PermissionsViewAllUsers", "every user"),
+            ("PermissionsManageUsers", "OAuth tokens and login history"),
+        ] {
+            if p.get(flag).and_then(Value::as_bool) != Some(true) {
+                return Err(ProbeError::Permission(format!(
+                    "the running user lacks {} ({why} would be partly invisible)",
+                    flag.trim_start_matches("Permissions")
+                )));
+            }
+        }
         let users = self
             .query("SELECT Id, Username, Email, FederationIdentifier, IsActive, LastLoginDate, Name, UserType, Profile.Name FROM User", "User")
             .await?;
