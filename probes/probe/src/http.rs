@@ -343,6 +343,20 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<bytes::B
     }
 }
 
+/// A URL as a label for reports: host and path only — no scheme, no `user:pass@`, no query.
+pub fn host_label(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let path = path.trim_end_matches('/');
+    if path.is_empty() {
+        host.to_string()
+    } else {
+        format!("{host}/{path}")
+    }
+}
+
 /// Percent-encode a query-string component (RFC 3986 unreserved characters pass).
 pub fn encode(s: &str) -> String {
     s.bytes()
@@ -401,6 +415,19 @@ pub fn link_rel(link: Option<&str>, rel: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_labels_drop_credentials_and_queries() {
+        assert_eq!(
+            host_label("https://user:pw@vault.acme:8200/?x=1"),
+            "vault.acme:8200"
+        );
+        assert_eq!(
+            host_label("https://api.slack.com/scim/v2/"),
+            "api.slack.com/scim/v2"
+        );
+        assert_eq!(host_label("http://127.0.0.1:9"), "127.0.0.1:9");
+    }
 
     #[test]
     fn link_header_parsing() {

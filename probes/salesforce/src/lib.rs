@@ -68,12 +68,7 @@ impl residual_probe::Probe for SalesforceProbe {
 }
 
 fn label(inst: &SalesforceInstance) -> String {
-    inst.instance_url
-        .trim_end_matches('/')
-        .rsplit("//")
-        .next()
-        .unwrap_or(&inst.instance_url)
-        .to_string()
+    residual_probe::http::host_label(&inst.instance_url)
 }
 
 pub async fn collect(inst: &SalesforceInstance, filter: &dyn AccountFilter) -> SystemSnapshot {

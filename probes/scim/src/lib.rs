@@ -211,7 +211,10 @@ impl Collector<'_> {
         let mut snap = SystemSnapshot::new(
             SYSTEM,
             &self.inst.name,
-            Some(format!("bearer token for {}", self.base)),
+            Some(format!(
+                "bearer token for {}",
+                residual_probe::http::host_label(&self.base)
+            )),
         );
         let r = self.get(&format!("?startIndex=1&count={PAGE}")).await?;
         if r.status != 200 {

@@ -96,13 +96,7 @@ impl residual_probe::Probe for VaultProbe {
 }
 
 fn label(inst: &VaultInstance) -> String {
-    let host = inst
-        .addr
-        .trim_end_matches('/')
-        .rsplit("//")
-        .next()
-        .unwrap_or(&inst.addr)
-        .to_string();
+    let host = residual_probe::http::host_label(&inst.addr);
     match &inst.namespace {
         Some(ns) if !ns.is_empty() => format!("{host}/{ns}"),
         _ => host,
