@@ -11,7 +11,7 @@ use crate::catalogue::{Catalogue, Severity};
 use crate::{exit, scan};
 
 #[derive(Debug, Parser)]
-#[command(name = "residual", version, about = "Find the access people kept after they left: AWS IAM keys, passwords, roles and owned machine identities, with auditor-ready evidence", long_about = None)]
+#[command(name = "residual", version, about = "Find the access people kept after they left — in AWS IAM and Secrets Manager, GitHub, Vault/OpenBao, Salesforce and SCIM apps — with evidence an auditor accepts", long_about = None)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -420,7 +420,7 @@ pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result
                     line: None,
                     field: None,
                     message:
-                        "no system to scan: add an [[aws]] table to the config, or pass --snapshot"
+                        "no system to scan: add an [[aws]], [[github]], [[vault]], [[salesforce]] or [[scim]] table to the config, or pass --snapshot"
                             .into(),
                 }
                 .into());
@@ -466,7 +466,7 @@ pub fn collect_command(
             file: config_path.display().to_string(),
             line: None,
             field: None,
-            message: "no system to scan: add an [[aws]], [[github]], [[vault]], [[salesforce]] or [[scim]] table".into(),
+            message: "no system to scan: add an [[aws]], [[github]], [[vault]], [[salesforce]] or [[scim]] table to the config".into(),
         }
         .into());
     }

@@ -724,3 +724,76 @@ fn aws_secrets_manager_owned_or_readable_and_not_rotated() {
     }
     assert!(!all.contains(seed["canary"].as_str().unwrap()));
 }
+
+/// `collect` writes a snapshot only; `scan --snapshot` of it gives the findings a direct scan
+/// gives, without contacting the system.
+#[test]
+fn aws_collect_then_replay_matches_a_direct_scan() {
+    let moto = Moto::start();
+    moto.seed("main", &[]);
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let sc = write_leavers(dir);
+    write_config(dir, &moto.endpoint(), "");
+    let c = residual(
+        dir,
+        &[
+            "collect",
+            "--config",
+            "residual.toml",
+            "--leavers",
+            "leavers.csv",
+            "--out",
+            "snap/estate.json",
+        ],
+        &[],
+    );
+    assert_eq!(code(&c), 0, "{}", text(&c));
+    assert!(!dir.join("reports").exists(), "collect writes no report");
+    let before = moto.requests().len();
+    let replay = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "leavers.csv",
+            "--snapshot",
+            "snap/estate.json",
+            "--out",
+            "replay",
+            "--as-of",
+            &sc.as_of,
+        ],
+        &[],
+    );
+    assert_eq!(code(&replay), 3, "{}", text(&replay));
+    assert_eq!(moto.requests().len(), before, "a replay sends no request");
+    let direct = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "leavers.csv",
+            "--out",
+            "direct",
+            "--as-of",
+            &sc.as_of,
+        ],
+        &[],
+    );
+    assert_eq!(code(&direct), 3, "{}", text(&direct));
+    let key = |d: &str| -> BTreeSet<(String, String, String)> {
+        csv_rows(&dir.join(d).join("findings.csv"))
+            .into_iter()
+            .map(|f| {
+                (
+                    f["check_id"].clone(),
+                    f["leaver_id"].clone(),
+                    f["resource_id"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(key("replay"), key("direct"));
+    assert_eq!(key("replay").len(), 15);
+}
