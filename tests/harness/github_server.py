@@ -142,6 +142,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from faultrules import FaultRules  # tests/harness is on sys.path when these run
+
 API_VERSION = "2022-11-28"
 SUPPORTED_API_VERSIONS = (API_VERSION,)
 DOCS = "https://docs.github.com/rest"
@@ -1612,61 +1614,10 @@ FAULT_KINDS = {"status", "delay", "garbage", "secondary_rate_limit", "exhaust"}
 _UNSET = object()
 
 
-class Faults:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.rules: list[dict] = []
-
-    def replace(self, rules: Any) -> None:
-        if isinstance(rules, dict):
-            rules = [rules]
-        if not isinstance(rules, list):
-            raise ValueError("expected a rule object or a list of rules")
-        clean = []
-        for rule in rules:
-            if not isinstance(rule, dict) or rule.get("kind") not in FAULT_KINDS:
-                raise ValueError(f"bad rule {rule!r}: kind must be one of {sorted(FAULT_KINDS)}")
-            unknown = set(rule) - {"path_regex", "method", "kind", "status", "times", "delay_seconds", "retry_after",
-                                   "reset_in", "message"}
-            if unknown:
-                raise ValueError(f"bad rule {rule!r}: unknown keys {sorted(unknown)}")
-            pattern = rule.get("path_regex") or ""
-            re.compile(pattern)
-            clean.append({
-                "path_regex": pattern,
-                "method": (rule.get("method") or "").upper() or None,
-                "kind": rule["kind"],
-                "status": int(rule["status"]) if rule.get("status") is not None else None,
-                "times": int(rule.get("times", 1 if rule["kind"] == "exhaust" else -1)),
-                "delay_seconds": float(rule.get("delay_seconds", 0)),
-                "retry_after": rule["retry_after"] if "retry_after" in rule else 60,
-                "reset_in": float(rule.get("reset_in", 60)),
-                "message": rule.get("message"),
-            })
-        with self.lock:
-            self.rules = clean
-
-    def clear(self) -> None:
-        with self.lock:
-            self.rules = []
-
-    def snapshot(self) -> list[dict]:
-        with self.lock:
-            return [dict(r) for r in self.rules]
-
-    def take(self, method: str, target: str) -> dict | None:
-        with self.lock:
-            for rule in self.rules:
-                if rule["times"] == 0:
-                    continue
-                if rule["method"] and rule["method"] != method:
-                    continue
-                if rule["path_regex"] and not re.search(rule["path_regex"], target):
-                    continue
-                if rule["times"] > 0:
-                    rule["times"] -= 1
-                return dict(rule)
-        return None
+def Faults() -> FaultRules:  # noqa: N802 - kept as the class name call sites use
+    """GitHub faults: `reset_in` for `exhaust` (fires once), a 60 s default `retry-after`."""
+    return FaultRules(FAULT_KINDS, extra={"reset_in": lambda v: float(60 if v is None else v)},
+                      once={"exhaust"}, retry_after_default=60)
 
 
 class RateLimits:

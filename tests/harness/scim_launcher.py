@@ -77,6 +77,8 @@ from scim2_server.utils import (
     load_json_resource,
 )
 
+from faultrules import FaultRules  # tests/harness is on sys.path when these run
+
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 FAULT_KINDS = {"status", "delay", "garbage", "reject_filter"}
 StartResponse = Callable[..., Any]
@@ -131,62 +133,9 @@ def template_of(path: str) -> str:
     return f"/{kind}/{{name}}" + (rest or "")
 
 
-class Faults:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.rules: list[dict] = []
-
-    def replace(self, rules: Any) -> None:
-        if isinstance(rules, dict):
-            rules = [rules]
-        if not isinstance(rules, list):
-            raise ValueError("expected a rule object or a list of rules")
-        clean = []
-        for rule in rules:
-            if not isinstance(rule, dict) or rule.get("kind") not in FAULT_KINDS:
-                raise ValueError(f"bad rule {rule!r}: kind must be one of {sorted(FAULT_KINDS)}")
-            unknown = set(rule) - {"path_regex", "method", "kind", "status", "times", "delay_seconds",
-                                   "retry_after", "message"}
-            if unknown:
-                raise ValueError(f"bad rule {rule!r}: unknown keys {sorted(unknown)}")
-            pattern = rule.get("path_regex") or ""
-            re.compile(pattern)
-            clean.append({
-                "path_regex": pattern,
-                "method": (rule.get("method") or "").upper() or None,
-                "kind": rule["kind"],
-                "status": int(rule["status"]) if rule.get("status") is not None else None,
-                "times": int(rule.get("times", -1)),
-                "delay_seconds": float(rule.get("delay_seconds", 0)),
-                "retry_after": rule.get("retry_after"),
-                "message": rule.get("message"),
-            })
-        with self.lock:
-            self.rules = clean
-
-    def clear(self) -> None:
-        with self.lock:
-            self.rules = []
-
-    def snapshot(self) -> list[dict]:
-        with self.lock:
-            return [dict(r) for r in self.rules]
-
-    def take(self, method: str, target: str, has_filter: bool) -> dict | None:
-        with self.lock:
-            for rule in self.rules:
-                if rule["times"] == 0:
-                    continue
-                if rule["method"] and rule["method"] != method:
-                    continue
-                if rule["path_regex"] and not re.search(rule["path_regex"], target):
-                    continue
-                if rule["kind"] == "reject_filter" and not has_filter:
-                    continue
-                if rule["times"] > 0:
-                    rule["times"] -= 1
-                return dict(rule)
-        return None
+def Faults() -> FaultRules:  # noqa: N802 - kept as the class name call sites use
+    """SCIM faults: `reject_filter` only applies to requests that carry a filter."""
+    return FaultRules(FAULT_KINDS, skip=lambda rule, ctx: rule["kind"] == "reject_filter" and not ctx.get("has_filter"))
 
 
 class HarnessMiddleware:
@@ -215,7 +164,7 @@ class HarnessMiddleware:
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         params = dict(parse_qsl(query, keep_blank_values=True))
-        rule = self.faults.take(method, path + (f"?{query}" if query else ""), "filter" in params)
+        rule = self.faults.take(method, path + (f"?{query}" if query else ""), has_filter="filter" in params)
         body: Iterable[bytes]
         if rule is not None and rule["kind"] == "delay":
             time.sleep(rule["delay_seconds"])

@@ -1,0 +1,93 @@
+"""Fault-injection rules shared by the harness servers (github_server.py, salesforce_server.py,
+scim_launcher.py).
+
+A test posts a list of rules to `POST /_harness/faults`; each request then takes the first rule
+that matches its method and path (`path_regex`), and the server applies the rule's `kind`
+(answer an error status, delay, send garbage, ...). `times` counts matches down; a rule at 0
+stops applying. Servers differ only in the kinds they know, a few extra keys, which kinds fire
+once by default, and optional extra conditions (`skip`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any, Callable, Iterable
+
+BASE_KEYS = {"path_regex", "method", "kind", "status", "times", "delay_seconds", "retry_after", "message"}
+
+
+class FaultRules:
+    def __init__(
+        self,
+        kinds: Iterable[str],
+        *,
+        extra: dict[str, Callable[[Any], Any]] | None = None,
+        once: Iterable[str] = (),
+        retry_after_default: Any = None,
+        skip: Callable[[dict, dict], bool] | None = None,
+    ) -> None:
+        """`extra` maps each additional key to a converter of its (possibly absent) value;
+        `once` names kinds whose `times` defaults to 1 (else unlimited, -1); `skip(rule, ctx)`
+        vetoes a match given the request context passed to `take`."""
+        self.kinds = set(kinds)
+        self.extra = dict(extra or {})
+        self.once = set(once)
+        self.retry_after_default = retry_after_default
+        self.skip = skip
+        self.lock = threading.Lock()
+        self.rules: list[dict] = []
+
+    def replace(self, rules: Any) -> None:
+        if isinstance(rules, dict):
+            rules = [rules]
+        if not isinstance(rules, list):
+            raise ValueError("expected a rule object or a list of rules")
+        clean = []
+        for rule in rules:
+            if not isinstance(rule, dict) or rule.get("kind") not in self.kinds:
+                raise ValueError(f"bad rule {rule!r}: kind must be one of {sorted(self.kinds)}")
+            unknown = set(rule) - BASE_KEYS - set(self.extra)
+            if unknown:
+                raise ValueError(f"bad rule {rule!r}: unknown keys {sorted(unknown)}")
+            pattern = rule.get("path_regex") or ""
+            re.compile(pattern)
+            entry = {
+                "path_regex": pattern,
+                "method": (rule.get("method") or "").upper() or None,
+                "kind": rule["kind"],
+                "status": int(rule["status"]) if rule.get("status") is not None else None,
+                "times": int(rule.get("times", 1 if rule["kind"] in self.once else -1)),
+                "delay_seconds": float(rule.get("delay_seconds", 0)),
+                "retry_after": rule["retry_after"] if "retry_after" in rule else self.retry_after_default,
+                "message": rule.get("message"),
+            }
+            for key, convert in self.extra.items():
+                entry[key] = convert(rule.get(key))
+            clean.append(entry)
+        with self.lock:
+            self.rules = clean
+
+    def clear(self) -> None:
+        with self.lock:
+            self.rules = []
+
+    def snapshot(self) -> list[dict]:
+        with self.lock:
+            return [dict(r) for r in self.rules]
+
+    def take(self, method: str, target: str, **ctx: Any) -> dict | None:
+        with self.lock:
+            for rule in self.rules:
+                if rule["times"] == 0:
+                    continue
+                if rule["method"] and rule["method"] != method:
+                    continue
+                if rule["path_regex"] and not re.search(rule["path_regex"], target):
+                    continue
+                if self.skip is not None and self.skip(rule, ctx):
+                    continue
+                if rule["times"] > 0:
+                    rule["times"] -= 1
+                return dict(rule)
+        return None
