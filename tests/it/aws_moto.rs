@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::harness::{code, csv_rows, residual, rfc3339, text, Moto};
+use crate::harness::{all_output, code, csv_rows, residual, rfc3339, scan, text, Moto};
 
 fn write_config(dir: &Path, endpoint: &str, scan_extra: &str) -> String {
     let cfg = format!(
@@ -65,19 +65,7 @@ fn aws_main_scenario_exact_findings_coverage_read_only_and_replay() {
     let sc = write_leavers(dir);
     write_config(dir, &moto.endpoint(), "");
 
-    let out = residual(
-        dir,
-        &[
-            "scan",
-            "--leavers",
-            "leavers.csv",
-            "--out",
-            "r1",
-            "--as-of",
-            &sc.as_of,
-        ],
-        &[],
-    );
+    let out = scan(dir, "r1", &["--as-of", &sc.as_of], &[]);
     assert_eq!(
         code(&out),
         3,
@@ -336,19 +324,7 @@ fn aws_unreachable_endpoint_fails_closed() {
         &format!("http://127.0.0.1:{port}"),
         "max_attempts = 2\nrequest_timeout_secs = 2",
     );
-    let out = residual(
-        dir,
-        &[
-            "scan",
-            "--leavers",
-            "leavers.csv",
-            "--out",
-            "r",
-            "--as-of",
-            &sc.as_of,
-        ],
-        &[],
-    );
+    let out = scan(dir, "r", &["--as-of", &sc.as_of], &[]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert_all_error(dir, "r");
     let cov = std::fs::read_to_string(dir.join("r/coverage.csv")).unwrap();
@@ -394,19 +370,7 @@ fn aws_server_errors_bad_bodies_and_expired_credentials_fail_closed() {
     ];
     for (name, rules, expect) in cases {
         moto.faults(rules);
-        let out = residual(
-            dir,
-            &[
-                "scan",
-                "--leavers",
-                "leavers.csv",
-                "--out",
-                name,
-                "--as-of",
-                &sc.as_of,
-            ],
-            &[],
-        );
+        let out = scan(dir, name, &["--as-of", &sc.as_of], &[]);
         assert_eq!(code(&out), 3, "{name}\n{}", text(&out));
         assert_all_error(dir, name);
         let cov = std::fs::read_to_string(dir.join(name).join("coverage.csv")).unwrap();
@@ -429,19 +393,7 @@ fn aws_throttling_is_retried_then_the_scan_completes() {
         {"action": "GetAccountAuthorizationDetails", "kind": "throttle", "times": 2},
         {"action": "ListSSHPublicKeys", "kind": "status", "status": 500, "times": 2},
     ]));
-    let out = residual(
-        dir,
-        &[
-            "scan",
-            "--leavers",
-            "leavers.csv",
-            "--out",
-            "r",
-            "--as-of",
-            &sc.as_of,
-        ],
-        &[],
-    );
+    let out = scan(dir, "r", &["--as-of", &sc.as_of], &[]);
     // Complete apart from the ambiguous look-alike: no error row.
     let rows = csv_rows(&dir.join("r/coverage.csv"));
     assert!(
@@ -466,19 +418,7 @@ fn aws_held_connection_times_out_instead_of_stalling() {
     );
     moto.faults(serde_json::json!([{"action": "GetAccountAuthorizationDetails", "kind": "delay", "delay_seconds": 30}]));
     let t = Instant::now();
-    let out = residual(
-        dir,
-        &[
-            "scan",
-            "--leavers",
-            "leavers.csv",
-            "--out",
-            "r",
-            "--as-of",
-            &sc.as_of,
-        ],
-        &[],
-    );
+    let out = scan(dir, "r", &["--as-of", &sc.as_of], &[]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(
         t.elapsed().as_secs() < 25,
@@ -502,19 +442,7 @@ fn aws_per_user_failure_is_error_for_that_leaver_only() {
     // moto 5.2.5's own answer for this action is HTTP 500; the harness implements it, and
     // here we put the 500 back for every call.
     moto.faults(serde_json::json!([{"action": "ListServiceSpecificCredentials", "kind": "status", "status": 500}]));
-    let out = residual(
-        dir,
-        &[
-            "scan",
-            "--leavers",
-            "leavers.csv",
-            "--out",
-            "r",
-            "--as-of",
-            &sc.as_of,
-        ],
-        &[],
-    );
+    let out = scan(dir, "r", &["--as-of", &sc.as_of], &[]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     let cov: BTreeMap<String, (String, String)> = csv_rows(&dir.join("r/coverage.csv"))
         .into_iter()
@@ -568,10 +496,7 @@ fn aws_canary_secrets_never_reach_output() {
         ],
     );
     assert!(matches!(code(&out), 1 | 3), "{}", text(&out));
-    let mut all = text(&out);
-    for e in std::fs::read_dir(dir.join("r")).unwrap() {
-        all.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
-    }
+    let all = all_output(&out, &dir.join("r"));
     assert!(all.len() > 10_000, "the scan produced output to search");
     for c in [canary_secret, canary_session] {
         assert!(!all.contains(c), "canary {c} leaked");
@@ -591,19 +516,7 @@ fn aws_paged_inventory_and_slow_credential_report_give_the_same_findings() {
     let dir = work.path();
     let sc = write_leavers(dir);
     write_config(dir, &moto.endpoint(), "");
-    let plain = residual(
-        dir,
-        &[
-            "scan",
-            "--leavers",
-            "leavers.csv",
-            "--out",
-            "plain",
-            "--as-of",
-            &sc.as_of,
-        ],
-        &[],
-    );
+    let plain = scan(dir, "plain", &["--as-of", &sc.as_of], &[]);
     assert_eq!(code(&plain), 3, "{}", text(&plain));
 
     let before = moto.requests().len();
@@ -621,19 +534,7 @@ fn aws_paged_inventory_and_slow_credential_report_give_the_same_findings() {
         r#"{"in_progress": 3, "not_present_once": true}"#,
     );
     assert_eq!(s, 200, "{b}");
-    let paged = residual(
-        dir,
-        &[
-            "scan",
-            "--leavers",
-            "leavers.csv",
-            "--out",
-            "paged",
-            "--as-of",
-            &sc.as_of,
-        ],
-        &[],
-    );
+    let paged = scan(dir, "paged", &["--as-of", &sc.as_of], &[]);
     assert_eq!(code(&paged), 3, "{}", text(&paged));
     let gaad = moto
         .requests()
@@ -718,10 +619,7 @@ fn aws_secrets_manager_owned_or_readable_and_not_rotated() {
         !actions.iter().any(|a| a.contains("SecretValue")),
         "a secret value was read: {actions:?}"
     );
-    let mut all = text(&out);
-    for e in std::fs::read_dir(dir.join("r")).unwrap() {
-        all.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
-    }
+    let all = all_output(&out, &dir.join("r"));
     assert!(!all.contains(seed["canary"].as_str().unwrap()));
 }
 
@@ -768,19 +666,7 @@ fn aws_collect_then_replay_matches_a_direct_scan() {
     );
     assert_eq!(code(&replay), 3, "{}", text(&replay));
     assert_eq!(moto.requests().len(), before, "a replay sends no request");
-    let direct = residual(
-        dir,
-        &[
-            "scan",
-            "--leavers",
-            "leavers.csv",
-            "--out",
-            "direct",
-            "--as-of",
-            &sc.as_of,
-        ],
-        &[],
-    );
+    let direct = scan(dir, "direct", &["--as-of", &sc.as_of], &[]);
     assert_eq!(code(&direct), 3, "{}", text(&direct));
     let key = |d: &str| -> BTreeSet<(String, String, String)> {
         csv_rows(&dir.join(d).join("findings.csv"))

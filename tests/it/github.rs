@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use crate::harness::{code, csv_rows, python, repo, residual, text, Peer};
+use crate::harness::{all_output, code, csv_rows, python, repo, residual, text, Peer};
 
 const TOKEN: &str = "ghp_residualTestToken0000000000000000001";
 const AS_OF: &str = "2026-11-26T12:00:00Z";
@@ -273,10 +273,7 @@ fn github_main_scenario_exact_findings_and_read_only() {
         sys["notes"]
     );
     // No secret in any output: the token, and the installation token the server minted.
-    let mut all = text(&out);
-    for e in std::fs::read_dir(dir.join("r")).unwrap() {
-        all.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
-    }
+    let all = all_output(&out, &dir.join("r"));
     assert!(!all.contains(TOKEN) && !all.contains("ghs_") && !all.contains("PRIVATE KEY"));
 }
 

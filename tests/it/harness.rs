@@ -218,3 +218,20 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap()
 }
+
+/// `residual scan --leavers leavers.csv --out OUT [extra…]` in `dir`.
+pub fn scan(dir: &Path, out: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec!["scan", "--leavers", "leavers.csv", "--out", out];
+    args.extend_from_slice(extra);
+    residual(dir, &args, env)
+}
+
+/// Everything a run left for a reader: its stdout and stderr and every file of the report
+/// folder. Canary tests search it for secrets.
+pub fn all_output(out: &Output, report: &Path) -> String {
+    let mut all = text(out);
+    for e in std::fs::read_dir(report).unwrap_or_else(|e| panic!("{}: {e}", report.display())) {
+        all.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap_or_default());
+    }
+    all
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{code, csv_rows, python, repo, residual, text, Peer};
+use crate::harness::{all_output, code, csv_rows, python, repo, residual, text, Peer};
 
 const ROOT: &str = "residual-root-token-for-tests";
 const CANARY: &str = "CANARY-vault-secret-value-7f3e9a";
@@ -152,10 +152,7 @@ fn vault_exact_findings_namespaces_read_only_and_canary() {
         );
         assert!(!path.contains("/data/"), "scan read a secret value: {path}");
     }
-    let mut all = text(&out);
-    for e in std::fs::read_dir(dir.join("r")).unwrap() {
-        all.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
-    }
+    let all = all_output(&out, &dir.join("r"));
     for secret in [CANARY, ROOT, seed["no_sudo_token"].as_str().unwrap()] {
         assert!(!all.contains(secret), "{secret} leaked");
     }
