@@ -65,6 +65,9 @@ pub enum Command {
     Checks {
         #[arg(long)]
         json: bool,
+        /// Show the catalogue with these overrides applied.
+        #[arg(long = "checks")]
+        overrides: Option<PathBuf>,
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
@@ -116,6 +119,9 @@ pub struct ScanArgs {
     /// Sign manifest.json with this Ed25519 private key (PKCS#8 PEM); writes manifest.sig.
     #[arg(long)]
     pub sign_key: Option<PathBuf>,
+    /// Override check metadata (severity, titles, remediation, controls) from this TOML file.
+    #[arg(long)]
+    pub checks: Option<PathBuf>,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -197,8 +203,11 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
             }
         }
         Command::Diff { old, new, json } => crate::baseline::diff_command(&old, &new, json),
-        Command::Checks { json } => {
-            let cat = Catalogue::builtin();
+        Command::Checks { json, overrides } => {
+            let cat = match &overrides {
+                Some(p) => Catalogue::with_overrides(p)?,
+                None => Catalogue::builtin(),
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&cat.checks)?);
             } else {

@@ -617,6 +617,8 @@ pub fn demo_command(
         suppressions: Vec::new(),
         csv_bom: false,
         sign_key: None,
+        catalogue: crate::catalogue::Catalogue::builtin(),
+        checks_file: None,
     })?;
     scan::print_summary(&outcome, n, json);
     if !json {

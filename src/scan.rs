@@ -265,19 +265,21 @@ pub struct Pipeline<'a> {
     pub suppressions: Vec<(crate::suppress::Entry, OffsetDateTime)>,
     pub csv_bom: bool,
     pub sign_key: Option<PathBuf>,
+    pub catalogue: Catalogue,
+    pub checks_file: Option<PathBuf>,
 }
 
 pub fn evaluate_and_report(p: Pipeline) -> anyhow::Result<Outcome> {
     let id = scan_id(p.snapshot.collected_at, p.as_of, &p.set.sha256);
     let dir = prepare_out(p.out, &id)?;
-    let catalogue = Catalogue::builtin();
+    let catalogue = &p.catalogue;
     let matches = correlate::correlate(&p.set.leavers, &p.snapshot);
     let evaluation = evaluate::evaluate(&evaluate::Input {
         scan_id: &id,
         leavers: &p.set.leavers,
         snapshot: &p.snapshot,
         matches: &matches,
-        catalogue: &catalogue,
+        catalogue,
         as_of: p.as_of,
         sla_hours: p.sla_hours,
     });
@@ -306,6 +308,12 @@ pub fn evaluate_and_report(p: Pipeline) -> anyhow::Result<Outcome> {
         snapshot_source: p.snapshot_source,
         sla_hours: p.sla_hours,
         fail_on: p.fail_on.as_str().into(),
+        checks_override: p.checks_file.as_ref().map(|f| {
+            let h = std::fs::read(f)
+                .map(|b| hex::encode(Sha256::digest(b)))
+                .unwrap_or_default();
+            (f.display().to_string(), h)
+        }),
     };
     let renderers = report::renderers(&p.formats, p.csv_bom)?;
     let key = match &p.sign_key {
@@ -393,6 +401,10 @@ pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result
     if let Some(k) = &args.sign_key {
         report::sign::load_signing_key(k)?;
     }
+    let catalogue = match &args.checks {
+        Some(p) => Catalogue::with_overrides(p)?,
+        None => Catalogue::builtin(),
+    };
     for w in &set.warnings {
         tracing::warn!("{w}");
     }
@@ -448,6 +460,8 @@ pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result
         suppressions,
         csv_bom: args.csv_bom,
         sign_key: args.sign_key.clone(),
+        catalogue,
+        checks_file: args.checks.clone(),
     })?;
     print_summary(&outcome, n, args.json);
     Ok(outcome.code)

@@ -1899,6 +1899,7 @@ mod tests {
             snapshot_source: "test".into(),
             sla_hours: 24,
             fail_on: "low".into(),
+            checks_override: None,
         };
         let bytes = render(
             &Report {

@@ -62,6 +62,8 @@ pub struct ScanMeta {
     pub snapshot_source: String,
     pub sla_hours: u32,
     pub fail_on: String,
+    /// `--checks FILE` and its sha256: check metadata the user changed.
+    pub checks_override: Option<(String, String)>,
 }
 
 /// One output file's renderer.
@@ -201,6 +203,7 @@ pub fn write_folder(
         "config": {"file": m.config_file, "sha256": m.config_sha256},
         "snapshot_source": m.snapshot_source,
         "sla_hours": m.sla_hours,
+        "checks_override": m.checks_override.as_ref().map(|(f, h)| serde_json::json!({"file": f, "sha256": h})),
         "fail_on": m.fail_on,
         "systems": systems,
         "suppressions": ev.suppression_notes,

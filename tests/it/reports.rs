@@ -582,3 +582,73 @@ fn broken_pipe_does_not_panic() {
         "{err}"
     );
 }
+
+/// SPEC §5: check metadata is data users may override (`--checks FILE`); the overrides file is
+/// recorded in the manifest, an unknown id or a dropped mandatory control is exit 2.
+#[test]
+fn check_metadata_can_be_overridden_and_is_recorded() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    demo_snapshot(dir);
+    std::fs::write(
+        dir.join("l2.csv"),
+        "email,departure_date\ncarol@demo.example,2026-09-30\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("o.toml"), "[[check]]\nid = \"aws_iam_user_not_removed\"\nseverity = \"medium\"\ntitle = \"Dormant IAM user of a leaver (our policy: medium)\"\n").unwrap();
+    let run = |out: &str, file: &str| {
+        residual(
+            dir,
+            &[
+                "scan",
+                "--leavers",
+                "l2.csv",
+                "--snapshot",
+                "demo/snapshot.json",
+                "--as-of",
+                "2026-11-26",
+                "--out",
+                out,
+                "--checks",
+                file,
+            ],
+            &[],
+        )
+    };
+    let out = run("o", "o.toml");
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let f = crate::harness::csv_rows(&dir.join("o/findings.csv"))
+        .into_iter()
+        .find(|f| f["check_id"] == "aws_iam_user_not_removed")
+        .unwrap();
+    assert_eq!(f["severity"], "medium");
+    assert!(f["title"].contains("our policy"));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("o/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["checks_override"]["file"], "o.toml");
+    assert_eq!(m["checks_override"]["sha256"].as_str().unwrap().len(), 64);
+    let listed = residual(dir, &["checks", "--json", "--checks", "o.toml"], &[]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("our policy"));
+    std::fs::write(
+        dir.join("bad-id.toml"),
+        "[[check]]\nid = \"aws_nope\"\nseverity = \"low\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad-ctl.toml"),
+        "[[check]]\nid = \"aws_iam_user_not_removed\"\nowasp_nhi = [\"NHI7:2025\"]\n",
+    )
+    .unwrap();
+    for (file, words) in [
+        ("bad-id.toml", "no check \"aws_nope\""),
+        ("bad-ctl.toml", "NHI1:2025"),
+    ] {
+        let out = run(&format!("r-{file}"), file);
+        assert_eq!(code(&out), 2, "{file}\n{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(words),
+            "{file}: {}",
+            text(&out)
+        );
+    }
+}
