@@ -102,6 +102,8 @@ struct CatalogueFile {
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     pub checks: Vec<Check>,
+    /// The `--checks` file applied (path, sha256), for the manifest.
+    pub overrides: Option<(String, String)>,
 }
 
 /// Every probe's catalogue, in system order.
@@ -196,6 +198,10 @@ impl Catalogue {
             }
         }
         cat.validate().map_err(|m| e(None, None, m))?;
+        cat.overrides = Some((
+            file.clone(),
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())),
+        ));
         Ok(cat)
     }
 
@@ -206,7 +212,10 @@ impl Catalogue {
                 .unwrap_or_else(|e| panic!("built-in catalogue {name} is invalid: {e}"));
             checks.extend(f.check);
         }
-        let c = Catalogue { checks };
+        let c = Catalogue {
+            checks,
+            overrides: None,
+        };
         if let Err(e) = c.validate() {
             panic!("built-in catalogue is invalid: {e}");
         }

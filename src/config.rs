@@ -208,62 +208,6 @@ pub fn parse(
         field: Some(field.into()),
         message,
     };
-    let check_token = |table: &str,
-                       i: usize,
-                       env_key: &Option<String>,
-                       file_key: &Option<String>| match (env_key, file_key) {
-        (Some(var), _) => match env(var) {
-            Some(v) if !v.is_empty() => {
-                residual_probe::redact::register(&v);
-                Ok(())
-            }
-            _ => Err(err(
-                "token_env",
-                format!(
-                    "[[{table}]] #{}: environment variable {var} is not set",
-                    i + 1
-                ),
-            )),
-        },
-        (None, Some(f)) => {
-            if Path::new(f).is_file() {
-                Ok(())
-            } else {
-                Err(err(
-                    "token_file",
-                    format!(
-                        "[[{table}]] #{}: token_file {f:?} is not a readable file",
-                        i + 1
-                    ),
-                ))
-            }
-        }
-        (None, None) => Err(err(
-            "token_env",
-            format!(
-                "[[{table}]] #{}: missing required key token_env (or token_file)",
-                i + 1
-            ),
-        )),
-    };
-    // Validate every table's credentials before refusing the unbuilt ones, so one run names
-    // every problem of the file's credentials in order.
-    for (i, g) in raw.github.iter().enumerate() {
-        if g.app_id.is_none() {
-            check_token("github", i, &g.token_env, &g.token_file)?;
-        }
-    }
-    for (i, s) in raw.salesforce.iter().enumerate() {
-        if s.client_id_env.is_none() {
-            check_token("salesforce", i, &s.token_env, &s.token_file)?;
-        }
-    }
-    for (i, v) in raw.vault.iter().enumerate() {
-        check_token("vault", i, &v.token_env, &v.token_file)?;
-    }
-    for (i, s) in raw.scim.iter().enumerate() {
-        check_token("scim", i, &s.token_env, &s.token_file)?;
-    }
     let scan = &raw.scan;
     let as_of = match &scan.as_of {
         Some(d) => {
@@ -303,7 +247,7 @@ pub fn parse(
             (Some(_), _, _) => {
                 return Err(err("app_id", format!("[[github]] #{n}: a GitHub App needs app_id, private_key_file and installation_id")))
             }
-            (None, _, _) => residual_github::GithubAuth::Token(load_token(&g.token_env, &g.token_file, env).map_err(|m| err("token_env", format!("[[github]] #{n}: {m}")))?),
+            (None, _, _) => residual_github::GithubAuth::Token(load_token(&g.token_env, &g.token_file, env).map_err(|(f, m)| err(f, format!("[[github]] #{n}: {m}")))?),
         };
         if g.org.trim().is_empty() {
             return Err(err("org", format!("[[github]] #{n}: org is empty")));
@@ -338,7 +282,7 @@ pub fn parse(
         vault.push(residual_vault::VaultInstance {
             addr: v.addr.clone(),
             token: load_token(&v.token_env, &v.token_file, env)
-                .map_err(|m| err("token_env", format!("[[vault]] #{n}: {m}")))?,
+                .map_err(|(f, m)| err(f, format!("[[vault]] #{n}: {m}")))?,
             namespace: v.namespace.clone().filter(|n| !n.trim().is_empty()),
             kv_mounts: v.kv_mounts.clone(),
             concurrency,
@@ -366,7 +310,7 @@ pub fn parse(
             (Some(_), None) | (None, Some(_)) => {
                 return Err(err("client_id_env", format!("[[salesforce]] #{n}: the client-credentials flow needs both client_id_env and client_secret_env")))
             }
-            (None, None) => residual_salesforce::SalesforceAuth::Token(load_token(&sf.token_env, &sf.token_file, env).map_err(|m| err("token_env", format!("[[salesforce]] #{n}: {m}")))?),
+            (None, None) => residual_salesforce::SalesforceAuth::Token(load_token(&sf.token_env, &sf.token_file, env).map_err(|(f, m)| err(f, format!("[[salesforce]] #{n}: {m}")))?),
         };
         let api_version = sf.api_version.clone().unwrap_or_else(|| "v62.0".into());
         if !api_version.starts_with('v') || api_version[1..].parse::<f32>().is_err() {
@@ -399,7 +343,7 @@ pub fn parse(
             name: sc.name.trim().to_string(),
             base_url: sc.base_url.clone(),
             token: load_token(&sc.token_env, &sc.token_file, env)
-                .map_err(|m| err("token_env", format!("[[scim]] #{n}: {m}")))?,
+                .map_err(|(f, m)| err(f, format!("[[scim]] #{n}: {m}")))?,
             concurrency,
             http,
         });
@@ -474,19 +418,30 @@ fn read_secret_file(path: &str) -> Result<secrecy::SecretString, String> {
     Ok(secrecy::SecretString::from(text))
 }
 
-/// The token named by `token_env` or `token_file` (already checked to exist).
+/// The token named by `token_env` (registered with the redactor) or `token_file`; an error
+/// names the key at fault.
 fn load_token(
     env_key: &Option<String>,
     file_key: &Option<String>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<secrecy::SecretString, String> {
+) -> Result<secrecy::SecretString, (&'static str, String)> {
     match (env_key, file_key) {
-        (Some(var), _) => env(var)
-            .filter(|v| !v.is_empty())
-            .map(|v| secrecy::SecretString::from(v.trim().to_string()))
-            .ok_or_else(|| format!("environment variable {var} is not set")),
-        (None, Some(f)) => read_secret_file(f),
-        (None, None) => Err("missing required key token_env (or token_file)".into()),
+        (Some(var), _) => {
+            let v = env(var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+                (
+                    "token_env",
+                    format!("environment variable {var} is not set"),
+                )
+            })?;
+            let v = v.trim().to_string();
+            residual_probe::redact::register(&v);
+            Ok(secrecy::SecretString::from(v))
+        }
+        (None, Some(f)) => read_secret_file(f).map_err(|m| ("token_file", m)),
+        (None, None) => Err((
+            "token_env",
+            "missing required key token_env (or token_file)".into(),
+        )),
     }
 }
 

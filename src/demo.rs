@@ -618,7 +618,6 @@ pub fn demo_command(
         csv_bom: false,
         sign_key: None,
         catalogue: crate::catalogue::Catalogue::builtin(),
-        checks_file: None,
     })?;
     scan::print_summary(&outcome, n, json);
     if !json {

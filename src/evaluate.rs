@@ -160,6 +160,19 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// Coverage rows with this outcome.
+    pub fn outcomes(&self, o: Outcome) -> usize {
+        self.coverage.iter().filter(|c| c.outcome == o).count()
+    }
+
+    /// Open (not suppressed) findings at this severity: what `--fail-on` judges.
+    pub fn open(&self, s: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == s && f.status == Status::Open)
+            .count()
+    }
+
     /// Some leaver × system could not be checked (or needs a person to decide who it is).
     pub fn incomplete(&self) -> bool {
         self.coverage
@@ -185,10 +198,6 @@ pub fn finding_id(check: &str, instance: &str, resource: &str, leaver: &str) -> 
         h.update([0u8]);
     }
     hex::encode(&h.finalize()[..8])
-}
-
-fn fmt(t: OffsetDateTime) -> String {
-    crate::report::rfc3339(t)
 }
 
 /// Strings every finding and coverage row of one leaver × system repeats, made once.
@@ -270,7 +279,7 @@ impl Ctx<'_> {
             evidence.push(format!(
                 "used after departure: last used {}",
                 cred.and_then(|c| c.last_used_at)
-                    .map(fmt)
+                    .map(residual_probe::rfc3339)
                     .unwrap_or_default()
             ));
         }
@@ -336,15 +345,15 @@ fn describe_credential(c: &Credential) -> String {
     }
     s.push_str(if c.active { ", active" } else { ", inactive" });
     if let Some(t) = c.created_at {
-        s.push_str(&format!(", created {}", fmt(t)));
+        s.push_str(&format!(", created {}", residual_probe::rfc3339(t)));
     }
     match (c.last_used_at, c.last_use_tracked) {
-        (Some(t), _) => s.push_str(&format!(", last used {}", fmt(t))),
+        (Some(t), _) => s.push_str(&format!(", last used {}", residual_probe::rfc3339(t))),
         (None, true) => s.push_str(", never used"),
         (None, false) => {}
     }
     if let Some(t) = c.expires_at {
-        s.push_str(&format!(", expires {}", fmt(t)));
+        s.push_str(&format!(", expires {}", residual_probe::rfc3339(t)));
     }
     for (k, v) in &c.attributes {
         s.push_str(&format!(", {k} {v}"));
@@ -382,7 +391,7 @@ fn own_account_findings(
     let base_evidence = |extra: Vec<String>| {
         let mut e = vec![format!("account {} ({})", a.name, a.id)];
         if let Some(t) = a.created_at {
-            e.push(format!("account created {}", fmt(t)));
+            e.push(format!("account created {}", residual_probe::rfc3339(t)));
         }
         e.extend(extra);
         e
@@ -497,8 +506,8 @@ fn own_account_findings(
         if t > cx.leaver.departure {
             let mut ev = base_evidence(vec![format!(
                 "successful login at {} (departure {})",
-                fmt(t),
-                fmt(cx.leaver.departure)
+                residual_probe::rfc3339(t),
+                residual_probe::rfc3339(cx.leaver.departure)
             )]);
             if let Some(s) = a.attributes.get("last_login_source") {
                 ev.push(format!("login source: {s}"));
@@ -523,7 +532,7 @@ fn own_account_findings(
                     x.resource_type, x.name, a.id
                 )]);
                 if let Some(t) = x.last_used_at {
-                    ev.push(format!("role last used {}", fmt(t)));
+                    ev.push(format!("role last used {}", residual_probe::rfc3339(t)));
                 }
                 out.push(cx.finding(
                     check,
@@ -582,8 +591,8 @@ fn secret_finding(
     evd.push(match x.last_changed_at {
         Some(t) => format!(
             "last changed {} (departure {})",
-            fmt(t),
-            fmt(cx.leaver.departure)
+            residual_probe::rfc3339(t),
+            residual_probe::rfc3339(cx.leaver.departure)
         ),
         None => "last change unknown: not evidence of rotation".into(),
     });
@@ -633,7 +642,7 @@ fn owned_findings(cx: &Ctx, target: Target, rule: &str, conf: Confidence, out: &
         Target::Asset(xi) => {
             let x = &sys.assets[xi];
             let extra = match (x.last_used_at, x.last_use_tracked) {
-                (Some(t), _) => format!("last used {}", fmt(t)),
+                (Some(t), _) => format!("last used {}", residual_probe::rfc3339(t)),
                 (None, true) => "never used".into(),
                 (None, false) => String::new(),
             };
@@ -784,8 +793,8 @@ pub fn evaluate(input: &Input) -> Evaluation {
                     0,
                     Arc::from(format!(
                         "departs {} (after as-of {})",
-                        fmt(leaver.departure),
-                        fmt(input.as_of)
+                        residual_probe::rfc3339(leaver.departure),
+                        residual_probe::rfc3339(input.as_of)
                     )),
                 ));
                 continue;
@@ -830,7 +839,7 @@ pub fn evaluate(input: &Input) -> Evaluation {
                 if leaver.departure < since {
                     errors.push(format!(
                         "login history was read from {} only, after this departure: collect again with this leavers file",
-                        fmt(since)
+                        residual_probe::rfc3339(since)
                     ));
                 }
             }
@@ -852,7 +861,9 @@ pub fn evaluate(input: &Input) -> Evaluation {
                         {
                             errors.push(format!("{} of {} not read: {}", g.what, a.name, g.error));
                         }
-                        if !a.detailed && sys.system == "aws" {
+                        // Any system: a probe details only the accounts the collection's leavers
+                        // could be (AWS per-user calls, Salesforce tokens and logins).
+                        if !a.detailed {
                             errors.push(format!(
                                 "{} was not detailed when the snapshot was collected (collect again with this leavers file)",
                                 a.name

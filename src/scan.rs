@@ -266,7 +266,6 @@ pub struct Pipeline<'a> {
     pub csv_bom: bool,
     pub sign_key: Option<PathBuf>,
     pub catalogue: Catalogue,
-    pub checks_file: Option<PathBuf>,
 }
 
 pub fn evaluate_and_report(p: Pipeline) -> anyhow::Result<Outcome> {
@@ -308,12 +307,7 @@ pub fn evaluate_and_report(p: Pipeline) -> anyhow::Result<Outcome> {
         snapshot_source: p.snapshot_source,
         sla_hours: p.sla_hours,
         fail_on: p.fail_on.as_str().into(),
-        checks_override: p.checks_file.as_ref().map(|f| {
-            let h = std::fs::read(f)
-                .map(|b| hex::encode(Sha256::digest(b)))
-                .unwrap_or_default();
-            (f.display().to_string(), h)
-        }),
+        checks_override: p.catalogue.overrides.clone(),
     };
     let renderers = report::renderers(&p.formats, p.csv_bom)?;
     let key = match &p.sign_key {
@@ -343,8 +337,8 @@ pub fn evaluate_and_report(p: Pipeline) -> anyhow::Result<Outcome> {
 pub fn print_summary(o: &Outcome, snapshot_systems: usize, json: bool) {
     use crate::evaluate::Outcome as C;
     let ev = &o.evaluation;
-    let count = |c: C| ev.coverage.iter().filter(|r| r.outcome == c).count();
-    let sev = |s: Severity| ev.findings.iter().filter(|f| f.severity == s).count();
+    let count = |c: C| ev.outcomes(c);
+    let sev = |s: Severity| ev.open(s);
     if json {
         let v = serde_json::json!({
             "scan_id": o.meta.scan_id,
@@ -353,7 +347,7 @@ pub fn print_summary(o: &Outcome, snapshot_systems: usize, json: bool) {
             "exit_code": o.code,
             "leavers": o.meta.leavers_count,
             "systems": snapshot_systems,
-            "findings": {"total": ev.findings.len(), "critical": sev(Severity::Critical), "high": sev(Severity::High), "medium": sev(Severity::Medium), "low": sev(Severity::Low)},
+            "findings": {"total": ev.findings.len(), "suppressed": ev.findings.iter().filter(|f| f.status == Status::Suppressed).count(), "critical": sev(Severity::Critical), "high": sev(Severity::High), "medium": sev(Severity::Medium), "low": sev(Severity::Low)},
             "coverage": {"residual": count(C::Residual), "deprovisioned": count(C::Deprovisioned), "no_account": count(C::NoAccount), "ambiguous": count(C::Ambiguous), "error": count(C::Error), "not_departed": count(C::NotDeparted)},
         });
         println!("{v}");
@@ -369,12 +363,19 @@ pub fn print_summary(o: &Outcome, snapshot_systems: usize, json: bool) {
         o.meta.leavers_count, snapshot_systems
     );
     println!(
-        "  findings: {} (critical {}, high {}, medium {}, low {})",
-        ev.findings.len(),
+        "  findings: {} open (critical {}, high {}, medium {}, low {}), {} suppressed",
+        ev.findings
+            .iter()
+            .filter(|f| f.status == Status::Open)
+            .count(),
         sev(Severity::Critical),
         sev(Severity::High),
         sev(Severity::Medium),
-        sev(Severity::Low)
+        sev(Severity::Low),
+        ev.findings
+            .iter()
+            .filter(|f| f.status == Status::Suppressed)
+            .count()
     );
     println!(
         "  coverage: residual {}, deprovisioned {}, no_account {}, ambiguous {}, error {}, not_departed {}",
@@ -461,7 +462,6 @@ pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result
         csv_bom: args.csv_bom,
         sign_key: args.sign_key.clone(),
         catalogue,
-        checks_file: args.checks.clone(),
     })?;
     print_summary(&outcome, n, args.json);
     Ok(outcome.code)

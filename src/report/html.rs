@@ -398,7 +398,7 @@ impl Totals {
                 .filter(|l| l.cells.iter().flatten().any(|c| c.outcome == o))
                 .count()
         };
-        let rows = |o: Outcome| ev.coverage.iter().filter(|c| c.outcome == o).count();
+        let rows = |o: Outcome| ev.outcomes(o);
         let mut by_sev = [0; 4];
         for f in &v.open {
             by_sev[sev_rank(f.severity)] += 1;

@@ -39,17 +39,12 @@ impl Render for Summary {
             .map(|c| &*c.leaver_id)
             .collect();
         // Open findings only: suppressed ones are listed under Suppressions.
-        let sev = |x: Severity| {
-            ev.findings
-                .iter()
-                .filter(|f| f.severity == x && f.status == crate::evaluate::Status::Open)
-                .count()
-        };
+        let sev = |x: Severity| ev.open(x);
         writeln!(s, "As of {}: {} leavers checked across {} system instance(s); **{} with residual access**.", super::rfc3339(m.as_of), departed.len(), r.snapshot.systems.len(), residual.len())?;
         writeln!(s)?;
         writeln!(s, "| critical | high | medium | low | errors | ambiguous |")?;
         writeln!(s, "|---:|---:|---:|---:|---:|---:|")?;
-        let oc = |o: Outcome| ev.coverage.iter().filter(|c| c.outcome == o).count();
+        let oc = |o: Outcome| ev.outcomes(o);
         writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} |",

@@ -26,13 +26,7 @@ use crate::evaluate::Evaluation;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub use residual_probe::rfc3339;
 
 /// Everything a report is made of.
 pub struct Report<'a> {
@@ -186,7 +180,7 @@ pub fn write_folder(
         })
         .collect();
     let ev = report.evaluation;
-    let count = |o: crate::evaluate::Outcome| ev.coverage.iter().filter(|c| c.outcome == o).count();
+    let count = |o: crate::evaluate::Outcome| ev.outcomes(o);
     use crate::evaluate::Outcome::*;
     let manifest = serde_json::json!({
         "schema_version": SCHEMA_VERSION,

@@ -360,6 +360,15 @@ fn scim_both_strategies_agree_and_filters_fall_back() {
             assert!(m["systems"][0]["notes"]
                 .to_string()
                 .contains("rejected filters"));
+            // Listed after all: the snapshot must not claim it only looked some users up.
+            let snap: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join("fallback/snapshot.json")).unwrap())
+                    .unwrap();
+            assert!(
+                snap["systems"][0].get("looked_up").is_none(),
+                "{}",
+                snap["systems"][0]["looked_up"]
+            );
         }
     }
 }

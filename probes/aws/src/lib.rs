@@ -239,7 +239,7 @@ impl<'a> Collector<'a> {
             notes: vec![format!(
                 "credential report generated {}; {}",
                 generated
-                    .map(fmt_time)
+                    .map(residual_probe::rfc3339)
                     .unwrap_or_else(|| "at an unknown time".into()),
                 if report_fresh {
                     "fresh: trusted for passwords, key and certificate presence"
@@ -304,6 +304,8 @@ impl<'a> Collector<'a> {
                     )
                 }
             }))
+            // Not `bounded`: a user whose calls fail is a gap for that user, and the others
+            // are still read.
             .buffer_unordered(self.inst.concurrency.max(1))
             .collect()
             .await;
@@ -383,8 +385,9 @@ impl<'a> Collector<'a> {
             .iter()
             .map(|e| e.arn().unwrap_or_default().to_string())
             .collect();
-        let policies: Vec<Result<(usize, Option<String>), ProbeError>> =
-            futures::stream::iter(arns.into_iter().enumerate().map(|(i, id)| async move {
+        let policies: Vec<(usize, Option<String>)> = residual_probe::bounded(
+            self.inst.concurrency,
+            arns.into_iter().enumerate().map(|(i, id)| async move {
                 let out = sm
                     .get_resource_policy()
                     .secret_id(id)
@@ -392,15 +395,10 @@ impl<'a> Collector<'a> {
                     .await
                     .map_err(|e| sdk_err("GetResourcePolicy", e))?;
                 Ok((i, out.resource_policy().map(str::to_string)))
-            }))
-            .buffer_unordered(self.inst.concurrency.max(1))
-            .collect()
-            .await;
-        let mut policy_of: HashMap<usize, Option<String>> = HashMap::new();
-        for p in policies {
-            let (i, doc) = p?;
-            policy_of.insert(i, doc);
-        }
+            }),
+        )
+        .await?;
+        let policy_of: HashMap<usize, Option<String>> = policies.into_iter().collect();
         let mut out = Vec::new();
         for (i, e) in entries.iter().enumerate() {
             let trusted = match policy_of.get(&i).cloned().flatten() {
@@ -430,7 +428,7 @@ impl<'a> Collector<'a> {
                 e.rotation_enabled().unwrap_or(false).to_string(),
             );
             if let Some(t) = e.last_rotated_date() {
-                attributes.insert("last_rotated".into(), fmt_time(to_time(t)));
+                attributes.insert("last_rotated".into(), residual_probe::rfc3339(to_time(t)));
             }
             out.push(Asset {
                 id: e.arn().unwrap_or_default().to_string(),
@@ -886,11 +884,6 @@ fn role_asset(
 
 fn to_time(t: &aws_smithy_types::DateTime) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(t.secs()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-fn fmt_time(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn named<E, R>(op: &str, e: SdkError<E, R>) -> (String, ProbeError)

@@ -18,7 +18,6 @@ pub mod api;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use futures::StreamExt;
 use residual_probe::http::{link_next, link_rel, Http, HttpPolicy, Reply, Request};
 use residual_probe::{
     Account, AccountFilter, AccountState, Asset, Credential, Gap, OwnerRef, ProbeError,
@@ -483,7 +482,7 @@ impl Collector<'_> {
                 "rate limit: {rem} of {lim} remaining{}",
                 rate.reset
                     .and_then(|r| OffsetDateTime::from_unix_timestamp(r).ok())
-                    .map(|t| format!(", resets {}", fmt(t)))
+                    .map(|t| format!(", resets {}", residual_probe::rfc3339(t)))
                     .unwrap_or_default()
             ));
         }
@@ -609,38 +608,30 @@ impl Collector<'_> {
             }
             Plan::Targeted => {
                 let path = format!("/orgs/{org}/memberships/{{username}}");
-                let results: Vec<(String, Result<Option<api::Membership>, ProbeError>)> =
-                    futures::stream::iter(logins.iter().cloned().map(|login| {
+                let results: Vec<(String, Option<api::Membership>)> = residual_probe::bounded(
+                    self.inst.concurrency,
+                    logins.iter().cloned().map(|login| {
                         let path = path.clone();
                         async move {
-                            let r = self
-                                .get(
-                                    self.url(&format!(
-                                        "/orgs/{}/memberships/{login}",
-                                        self.inst.org
-                                    )),
-                                    &path,
-                                )
-                                .await;
-                            let res = match r {
-                                Ok(r) if r.status == 200 => {
-                                    r.json::<api::Membership>(&path).map(Some)
-                                }
-                                // Not a member: a determinate answer.
-                                Ok(r) if r.status == 404 => Ok(None),
-                                Ok(r) => Err(classify(&path, &r)),
-                                Err(e) => Err(e),
+                            let url =
+                                self.url(&format!("/orgs/{}/memberships/{login}", self.inst.org));
+                            let r = self.get(url, &path).await?;
+                            let m = match r.status {
+                                200 => Some(r.json::<api::Membership>(&path)?),
+                                // Not a member: a determinate answer (the token's own
+                                // membership was checked, so a 404 is not "hidden").
+                                404 => None,
+                                _ => return Err(classify(&path, &r)),
                             };
-                            (login, res)
+                            Ok((login, m))
                         }
-                    }))
-                    .buffer_unordered(self.inst.concurrency.max(1))
-                    .collect()
-                    .await;
+                    }),
+                )
+                .await?;
                 core.enumerated = logins.len() as u64;
-                for (login, res) in results {
+                for (login, m) in results {
                     // Pending memberships are invitations, listed separately.
-                    if let Some(m) = res?.filter(|m| m.state == "active") {
+                    if let Some(m) = m.filter(|m| m.state == "active") {
                         let u = m.user.unwrap_or(api::SimpleUser {
                             login: login.clone(),
                             id: 0,
@@ -678,18 +669,17 @@ impl Collector<'_> {
         if page_param(&next) != Some(2) || last > 100_000 {
             return self.list(next, path).await;
         }
-        let pages: Vec<Result<(u64, Vec<T>), ProbeError>> =
-            futures::stream::iter((2..=last).map(|p| {
+        let mut pages: Vec<(u64, Vec<T>)> = residual_probe::bounded(
+            self.inst.concurrency,
+            (2..=last).map(|p| {
                 let url = with_page(&next, p);
                 async move {
                     let r = self.get_ok(url, path).await?;
                     Ok((p, r.json::<Vec<T>>(path)?))
                 }
-            }))
-            .buffer_unordered(self.inst.concurrency.max(1))
-            .collect()
-            .await;
-        let mut pages = pages.into_iter().collect::<Result<Vec<_>, _>>()?;
+            }),
+        )
+        .await?;
         pages.sort_by_key(|(p, _)| *p);
         Ok(pages.into_iter().flat_map(|(_, v)| v).collect())
     }
@@ -699,8 +689,9 @@ impl Collector<'_> {
             .list(self.url(&format!("{path}?per_page={PER_PAGE}")), path)
             .await?;
         let mpath = format!("/orgs/{}/teams/{{team_slug}}/members", self.inst.org);
-        let results: Vec<Result<(String, Vec<api::SimpleUser>), ProbeError>> =
-            futures::stream::iter(teams.into_iter().map(|t| {
+        let results: Vec<(String, Vec<api::SimpleUser>)> = residual_probe::bounded(
+            self.inst.concurrency,
+            teams.into_iter().map(|t| {
                 let mpath = mpath.clone();
                 async move {
                     let url = self.url(&format!(
@@ -711,13 +702,12 @@ impl Collector<'_> {
                         .await
                         .map(|m| (t.slug, m))
                 }
-            }))
-            .buffer_unordered(self.inst.concurrency.max(1))
-            .collect()
-            .await;
+            }),
+        )
+        .await?;
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for r in results {
-            let (slug, members) = r?;
+            let (slug, members) = r;
             for m in members {
                 out.entry(m.login.to_lowercase())
                     .or_default()
@@ -798,8 +788,9 @@ impl Collector<'_> {
         let kpath = format!("/repos/{org}/{{repo}}/keys");
         let n = repos.len();
         // Owned values into the stream: borrowed ones trip async-trait's Send inference.
-        let results: Vec<Result<Vec<Asset>, ProbeError>> =
-            futures::stream::iter(repos.into_iter().map(|repo| {
+        let results: Vec<Vec<Asset>> = residual_probe::bounded(
+            self.inst.concurrency,
+            repos.into_iter().map(|repo| {
                 let kpath = kpath.clone();
                 async move {
                     let keys: Vec<api::DeployKey> = self
@@ -815,15 +806,10 @@ impl Collector<'_> {
                         .map(|k| deploy_key_asset(&repo, k).map_err(bad))
                         .collect()
                 }
-            }))
-            .buffer_unordered(self.inst.concurrency.max(1))
-            .collect()
-            .await;
-        let mut out = Vec::new();
-        for r in results {
-            out.extend(r?);
-        }
-        Ok((out, n))
+            }),
+        )
+        .await?;
+        Ok((results.into_iter().flatten().collect(), n))
     }
 
     async fn secrets(&self, path: &str) -> Result<Vec<Asset>, ProbeError> {
@@ -850,11 +836,6 @@ impl Collector<'_> {
         }
         Ok(out)
     }
-}
-
-fn fmt(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn gap(what: &str, checks: &[&str], e: ProbeError) -> Gap {

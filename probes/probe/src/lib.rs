@@ -93,6 +93,15 @@ impl ProbeError {
     }
 }
 
+/// An instant as RFC 3339 in UTC, to the second: the one time format of every output.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Lower-case and strip `+tag` sub-addressing: `J.Doe+ops@Acme.com` → `j.doe@acme.com`. The
 /// one normalisation of emails, used by correlation and by probes that look emails up.
 pub fn normalize_email(s: &str) -> String {
@@ -117,6 +126,20 @@ impl RequestCounter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+}
+
+/// Run `tasks` with at most `limit` in flight and collect their results. The first error ends
+/// the run: requests not yet started are not sent, and no partial list is returned.
+pub async fn bounded<T, E, F, I>(limit: usize, tasks: I) -> Result<Vec<T>, E>
+where
+    I: IntoIterator<Item = F>,
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(tasks)
+        .buffer_unordered(limit.max(1))
+        .try_collect()
+        .await
 }
 
 /// One system instance to scan. Every probe crate exports one implementation; the `residual`

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::StreamExt;
 use residual_probe::http::{encode, Http, HttpPolicy, Reply, Request};
 use residual_probe::{Account, AccountFilter, AccountState, ProbeError, SystemSnapshot};
 use secrecy::SecretString;
@@ -202,7 +201,21 @@ impl Collector<'_> {
                     "/Users: empty page at startIndex {start} of {total}"
                 )));
             }
+            for u in &page {
+                let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
+                if !ids.insert(id.to_string()) {
+                    return Err(bad(format!(
+                        "/Users: user {id} came back again at startIndex {start}: the server does not page"
+                    )));
+                }
+            }
             users.extend(page);
+        }
+        if ids.len() as u64 != total {
+            return Err(bad(format!(
+                "/Users: read {} distinct users, totalResults says {total}",
+                ids.len()
+            )));
         }
         Ok(users)
     }
@@ -262,6 +275,8 @@ impl Collector<'_> {
                 Err(None) => {
                     snap.notes
                         .push("the server rejected filters: listed instead".into());
+                    // Listed after all: every user was seen, none only looked up.
+                    snap.looked_up = None;
                     self.list_all(first).await?
                 }
                 Err(Some(e)) => return Err(e),
@@ -286,8 +301,9 @@ impl Collector<'_> {
     /// Filter lookups, concurrently. `Err(None)`: the server does not filter (list instead).
     async fn lookups(&self, filters: &BTreeSet<String>) -> Result<Vec<Value>, Option<ProbeError>> {
         // Owned values into the stream: borrowed ones trip async-trait's Send inference.
-        let results: Vec<Result<Vec<Value>, Option<ProbeError>>> =
-            futures::stream::iter(filters.iter().cloned().map(|f| async move {
+        let results: Vec<Vec<Value>> = residual_probe::bounded(
+            self.inst.concurrency,
+            filters.iter().cloned().map(|f| async move {
                 let r = self
                     .get(&format!("?filter={}&count={PAGE}", encode(&f)))
                     .await
@@ -305,15 +321,10 @@ impl Collector<'_> {
                 } else {
                     Err(Some(classify("/Users?filter", &r)))
                 }
-            }))
-            .buffer_unordered(self.inst.concurrency.max(1))
-            .collect()
-            .await;
-        let mut out = Vec::new();
-        for r in results {
-            out.extend(r?);
-        }
-        Ok(out)
+            }),
+        )
+        .await?;
+        Ok(results.into_iter().flatten().collect())
     }
 }
 

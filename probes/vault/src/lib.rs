@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use futures::StreamExt;
 use residual_probe::http::{encode, Http, HttpPolicy, Method, Reply, Request};
 use residual_probe::{
     Account, AccountFilter, AccountState, Asset, Credential, Gap, OwnerRef, ProbeError,
@@ -221,16 +220,19 @@ impl Collector<'_> {
                 404 => break,
                 _ => return Err(classify(path, &r)),
             };
+            // A 200 must carry the keys: an answer without them is not an empty list.
             let page: Vec<String> = body
                 .get("data")
                 .and_then(|d| d.get("keys"))
                 .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|k| k.as_str().map(str::to_string))
-                        .collect()
+                .ok_or_else(|| bad(format!("{path}: LIST answered 200 without data.keys")))?
+                .iter()
+                .map(|k| {
+                    k.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| bad(format!("{path}: a LIST key that is not a string")))
                 })
-                .unwrap_or_default();
+                .collect::<Result<_, _>>()?;
             let ignored = body
                 .get("warnings")
                 .map(|w| w.to_string().contains("unrecognized parameters"))
@@ -424,8 +426,9 @@ impl Collector<'_> {
 
     async fn entities(&self) -> Result<Vec<Entity>, ProbeError> {
         let ids = self.list("identity/entity/id").await?;
-        let results: Vec<Result<Option<Entity>, ProbeError>> =
-            futures::stream::iter(ids.into_iter().map(|id| async move {
+        let results: Vec<Option<Entity>> = residual_probe::bounded(
+            self.inst.concurrency,
+            ids.into_iter().map(|id| async move {
                 let path = format!("identity/entity/id/{id}");
                 let Some(d) = self.read(Method::GET, &path).await? else {
                     return Ok(None);
@@ -437,19 +440,23 @@ impl Collector<'_> {
                     .filter(|r| r.value.contains('@'))
                     .map(|r| r.value.clone())
                     .collect();
+                // An alias ties a login to this person: a malformed one is an error, not a
+                // silently dropped link (the login would then match nobody).
                 let aliases: Vec<(String, String)> = d
                     .get("aliases")
                     .and_then(Value::as_array)
                     .map(|a| {
                         a.iter()
-                            .filter_map(|x| {
-                                Some((
-                                    x.get("mount_accessor")?.as_str()?.to_string(),
-                                    x.get("name")?.as_str()?.to_string(),
-                                ))
+                            .map(|x| {
+                                let field =
+                                    |k: &str| x.get(k).and_then(Value::as_str).map(str::to_string);
+                                field("mount_accessor").zip(field("name")).ok_or_else(|| {
+                                    bad(format!("{path}: an alias without mount_accessor or name"))
+                                })
                             })
-                            .collect()
+                            .collect::<Result<Vec<_>, _>>()
                     })
+                    .transpose()?
                     .unwrap_or_default();
                 let name = d
                     .get("name")
@@ -506,22 +513,18 @@ impl Collector<'_> {
                     },
                     aliases,
                 }))
-            }))
-            .buffer_unordered(self.inst.concurrency.max(1))
-            .collect()
-            .await;
-        let mut out = Vec::new();
-        for r in results {
-            out.extend(r?);
-        }
-        Ok(out)
+            }),
+        )
+        .await?;
+        Ok(results.into_iter().flatten().collect())
     }
 
     async fn tokens(&self) -> Result<Vec<Token>, ProbeError> {
         let accessors = self.list("auth/token/accessors").await?;
         let now = OffsetDateTime::now_utc();
-        let results: Vec<Result<Option<Token>, ProbeError>> =
-            futures::stream::iter(accessors.into_iter().map(|acc| async move {
+        let results: Vec<Option<Token>> = residual_probe::bounded(
+            self.inst.concurrency,
+            accessors.into_iter().map(|acc| async move {
                 let path = "auth/token/lookup-accessor";
                 let mut req = self.request(Method::POST, path);
                 req.headers
@@ -623,15 +626,10 @@ impl Collector<'_> {
                     credential,
                     holder,
                 }))
-            }))
-            .buffer_unordered(self.inst.concurrency.max(1))
-            .collect()
-            .await;
-        let mut out = Vec::new();
-        for r in results {
-            out.extend(r?);
-        }
-        Ok(out)
+            }),
+        )
+        .await?;
+        Ok(results.into_iter().flatten().collect())
     }
 
     /// Every secret's metadata under a KV v2 mount (`LIST <mount>/metadata/<dir>` recursively,
@@ -672,8 +670,9 @@ impl Collector<'_> {
                 return Err(bad(format!("{mount}/: more than a million keys")));
             }
         }
-        let results: Vec<Result<Option<Asset>, ProbeError>> =
-            futures::stream::iter(leaves.into_iter().map(|leaf| async move {
+        let results: Vec<Option<Asset>> = residual_probe::bounded(
+            self.inst.concurrency,
+            leaves.into_iter().map(|leaf| async move {
                 let path = format!("{mount}/metadata/{leaf}");
                 let Some(d) = self.read(Method::GET, &path).await? else {
                     return Ok(None);
@@ -695,15 +694,10 @@ impl Collector<'_> {
                     readable_by_role: None,
                     attributes,
                 }))
-            }))
-            .buffer_unordered(self.inst.concurrency.max(1))
-            .collect()
-            .await;
-        let mut out = Vec::new();
-        for r in results {
-            out.extend(r?);
-        }
-        Ok(out)
+            }),
+        )
+        .await?;
+        Ok(results.into_iter().flatten().collect())
     }
 }
 
