@@ -142,7 +142,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from faultrules import FaultRules  # tests/harness is on sys.path when these run
+from common import FaultRules, write_port_file  # tests/harness is on sys.path when these run
 
 API_VERSION = "2022-11-28"
 SUPPORTED_API_VERSIONS = (API_VERSION,)
@@ -2303,12 +2303,6 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 256
     allow_reuse_address = True
 
-
-def write_port_file(path: str, port: int) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(f"{port}\n")
-    os.replace(tmp, path)
 
 
 def parse_tokens(values: list[str]) -> dict[str, str | None]:

@@ -63,6 +63,8 @@ os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 
 from werkzeug.serving import make_server  # noqa: E402
 
+from common import write_port_file  # tests/harness is on sys.path when these run
+
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -938,13 +940,6 @@ class HarnessMiddleware:
 # Main
 # ---------------------------------------------------------------------------
 
-
-def write_port_file(path: str, port: int) -> None:
-    # Write then rename so a poller never reads a half-written file.
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(f"{port}\n")
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> None:

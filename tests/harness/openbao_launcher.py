@@ -50,6 +50,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from common import write_port_file  # tests/harness is on sys.path when these run
+
 DEFAULT_ROOT_TOKEN = "residual-root-token"
 HOST = "127.0.0.1"
 # Printed by `bao server -dev` once the dev bootstrap (root token, KV v2 at
@@ -117,12 +119,6 @@ def write_config(path: str, request_log: str) -> None:
             "}\n"
         )
 
-
-def write_port_file(path: str, port: int) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(f"{port}\n")
-    os.replace(tmp, path)
 
 
 def child_env(home: str) -> dict[str, str]:

@@ -149,7 +149,7 @@ import base64
 import collections
 import csv
 
-from faultrules import FaultRules  # tests/harness is on sys.path when these run
+from common import FaultRules, write_port_file  # tests/harness is on sys.path when these run
 import dataclasses
 import datetime as dt
 import hashlib
@@ -1576,12 +1576,6 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 256
     allow_reuse_address = True
 
-
-def write_port_file(path: str, port: int) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(f"{port}\n")
-    os.replace(tmp, path)
 
 
 def _exit_on_signal(signum: int, frame: Any) -> None:

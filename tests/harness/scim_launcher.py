@@ -77,7 +77,7 @@ from scim2_server.utils import (
     load_json_resource,
 )
 
-from faultrules import FaultRules  # tests/harness is on sys.path when these run
+from common import FaultRules, write_port_file  # tests/harness is on sys.path when these run
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 FAULT_KINDS = {"status", "delay", "garbage", "reject_filter"}
@@ -270,12 +270,6 @@ class QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
 
-
-def write_port_file(path: str, port: int) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(f"{port}\n")
-    os.replace(tmp, path)
 
 
 def _exit_on_signal(signum: int, frame: Any) -> None:

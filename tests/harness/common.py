@@ -1,5 +1,5 @@
-"""Fault-injection rules shared by the harness servers (github_server.py, salesforce_server.py,
-scim_launcher.py).
+"""What the harness servers share: the port file they write once listening, and fault
+injection rules (github_server.py, salesforce_server.py, scim_launcher.py).
 
 A test posts a list of rules to `POST /_harness/faults`; each request then takes the first rule
 that matches its method and path (`path_regex`), and the server applies the rule's `kind`
@@ -10,9 +10,18 @@ once by default, and optional extra conditions (`skip`).
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from typing import Any, Callable, Iterable
+
+def write_port_file(path: str, port: int) -> None:
+    """Write the port, then rename, so a poller never reads a half-written file."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(f"{port}\n")
+    os.replace(tmp, path)
+
 
 BASE_KEYS = {"path_regex", "method", "kind", "status", "times", "delay_seconds", "retry_after", "message"}
 
