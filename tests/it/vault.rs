@@ -222,3 +222,27 @@ fn vault_unreachable_or_bad_token_fails_closed() {
         .all(|r| r["outcome"] == "error"));
     assert_eq!(csv_rows(&dir.join("down/findings.csv")).len(), 0);
 }
+
+/// Regression: OpenBao answers an empty LIST (no entities, say) with `data: {}` and no keys.
+/// That is an empty list — a leaver with nothing there is `no_account`, not `error`.
+#[test]
+fn vault_empty_server_is_clean_not_an_error() {
+    let peer = Peer::start("openbao_launcher.py", &["--root-token".into(), ROOT.into()]);
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::write(
+        dir.join("leavers.csv"),
+        "email,departure_date\nzoe@acme.example,2026-11-01\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("residual.toml"), format!("[[vault]]\naddr = \"{}\"\ntoken_env = \"RESIDUAL_TEST_VAULT_TOKEN\"\nkv_mounts = [\"secret\"]\n", peer.endpoint())).unwrap();
+    let out = residual(
+        dir,
+        &["scan", "--leavers", "leavers.csv", "--out", "r"],
+        &[("RESIDUAL_TEST_VAULT_TOKEN", ROOT)],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let rows = csv_rows(&dir.join("r/coverage.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["outcome"], "no_account", "{:?}", rows[0]);
+}

@@ -220,19 +220,25 @@ impl Collector<'_> {
                 404 => break,
                 _ => return Err(classify(path, &r)),
             };
-            // A 200 must carry the keys: an answer without them is not an empty list.
-            let page: Vec<String> = body
+            // A 200 must carry a `data` object. OpenBao answers an empty list as `data: {}`
+            // (no `keys`); anything else without a list of string keys is an error.
+            let data = body
                 .get("data")
-                .and_then(|d| d.get("keys"))
-                .and_then(Value::as_array)
-                .ok_or_else(|| bad(format!("{path}: LIST answered 200 without data.keys")))?
-                .iter()
-                .map(|k| {
-                    k.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| bad(format!("{path}: a LIST key that is not a string")))
-                })
-                .collect::<Result<_, _>>()?;
+                .and_then(Value::as_object)
+                .ok_or_else(|| bad(format!("{path}: LIST answered 200 without a data object")))?;
+            let page: Vec<String> = match data.get("keys") {
+                None => Vec::new(),
+                Some(keys) => keys
+                    .as_array()
+                    .ok_or_else(|| bad(format!("{path}: LIST keys is not a list")))?
+                    .iter()
+                    .map(|k| {
+                        k.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| bad(format!("{path}: a LIST key that is not a string")))
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
             let ignored = body
                 .get("warnings")
                 .map(|w| w.to_string().contains("unrecognized parameters"))
