@@ -1,5 +1,5 @@
-//! The check catalogue: check metadata as data (`probes/<system>/checks.toml`), compiled in
-//! and listed by `residual checks`. The evaluator looks a check up by what it inspects (`on`)
+//! The check catalogue: check metadata as data (`probes/<system>/checks.toml`, one per system
+//! in the registry), compiled in and listed by `residual checks` (docs/checks.md). The evaluator looks a check up by what it inspects (`on`)
 //! and the resource type; titles, severities, controls and remediation come from here only.
 
 use std::sync::Arc;
@@ -106,15 +106,6 @@ pub struct Catalogue {
     pub overrides: Option<(String, String)>,
 }
 
-/// Every probe's catalogue, in system order.
-const SOURCES: &[(&str, &str)] = &[
-    ("probes/aws/checks.toml", residual_aws::CHECKS),
-    ("probes/github/checks.toml", residual_github::CHECKS),
-    ("probes/vault/checks.toml", residual_vault::CHECKS),
-    ("probes/salesforce/checks.toml", residual_salesforce::CHECKS),
-    ("probes/scim/checks.toml", residual_scim::CHECKS),
-];
-
 /// A user's change to one built-in check (`--checks FILE`): any field but the id, `on`, the
 /// resource types and `path`, which are the code's contract with the probes.
 #[derive(Debug, Deserialize)]
@@ -207,9 +198,15 @@ impl Catalogue {
 
     pub fn builtin() -> Catalogue {
         let mut checks = Vec::new();
-        for (name, text) in SOURCES {
-            let f: CatalogueFile = toml::from_str(text)
+        for system in crate::registry::SYSTEMS {
+            let name = format!("probes/{}/checks.toml", system.name());
+            let f: CatalogueFile = toml::from_str(system.catalogue())
                 .unwrap_or_else(|e| panic!("built-in catalogue {name} is invalid: {e}"));
+            for c in &f.check {
+                if c.system != system.name() {
+                    panic!("{name}: check {} says system {:?}", c.id, c.system);
+                }
+            }
             checks.extend(f.check);
         }
         let c = Catalogue {
@@ -228,6 +225,34 @@ impl Catalogue {
         ids.sort();
         if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!("duplicate check id {}", w[0]));
+        }
+        let mut kinds: Vec<(String, &str)> = Vec::new();
+        for c in &self.checks {
+            for rt in c.resource_types.iter() {
+                let k = (format!("{:?}", c.on), rt.as_str());
+                if kinds.contains(&k) {
+                    return Err(format!(
+                        "{}: another check already inspects {:?} on {rt}; the evaluator would use only one",
+                        c.id, c.on
+                    ));
+                }
+                kinds.push(k);
+            }
+        }
+        // Every check id a system names in code (its gaps) is in the catalogue, under it.
+        for system in crate::registry::SYSTEMS {
+            for id in system.check_ids() {
+                match self.get(id.as_str()) {
+                    Some(c) if c.system == system.name() => {}
+                    _ => {
+                        return Err(format!(
+                            "{}: named in residual-{} but not in its checks.toml",
+                            id.as_str(),
+                            system.name()
+                        ))
+                    }
+                }
+            }
         }
         for c in &self.checks {
             if !c.id.starts_with(&format!("{}_", c.system)) {

@@ -1,4 +1,6 @@
-//! The command line (SPEC §2): argument types, logging setup, and dispatch to the commands.
+//! The command line (docs/commands.md): argument types, logging setup, and dispatch to the
+//! commands. Arguments become the commands' own input types here; nothing below depends on
+//! clap.
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -11,7 +13,7 @@ use crate::catalogue::{Catalogue, Severity};
 use crate::{exit, scan};
 
 #[derive(Debug, Parser)]
-#[command(name = "residual", version, about = "Find the access people kept after they left — in AWS IAM and Secrets Manager, GitHub, Vault/OpenBao, Salesforce and SCIM apps — with evidence an auditor accepts", long_about = None)]
+#[command(name = "residual", version, about = crate::registry::about(), long_about = None)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -179,7 +181,24 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
         .map(|a| a.to_string_lossy().to_string())
         .collect();
     match cli.command {
-        Command::Scan(args) => scan::scan_command(args, command_line),
+        Command::Scan(a) => scan::scan_command(scan::ScanInputs {
+            leavers: a.leavers,
+            config: a.config,
+            out: a.out,
+            snapshot: a.snapshot,
+            as_of: a.as_of,
+            formats: a.format,
+            fail_on: a.fail_on,
+            baseline: a.baseline,
+            suppressions: a.suppressions,
+            exit_zero: a.exit_zero,
+            json: a.json,
+            delimiter: a.delimiter,
+            csv_bom: a.csv_bom,
+            sign_key: a.sign_key,
+            checks: a.checks,
+            command_line,
+        }),
         Command::Demo { out, json } => crate::demo::demo_command(out, json, command_line),
         Command::Collect {
             config,

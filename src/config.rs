@@ -1,128 +1,52 @@
-//! `residual.toml` (SPEC §4): raw serde types that refuse unknown keys, validated into the
-//! probes' own config types before any request is sent.
+//! `residual.toml` (docs/config.md): the `[scan]` table here, and one `[[system]]` array of
+//! tables per registered system, each parsed and validated by its own crate (`registry.rs`).
+//! Everything is checked before any request is sent: unknown tables and keys, types and
+//! ranges, credentials (`token_env` must be set), and that no two instances share a label.
 //!
-//! Secrets never live in the file; `token_env` names an environment variable and must be set.
-//! A config error is an [`InputError`] (exit 2) naming the file, line and key.
+//! Secrets never live in the file. A config error is an [`InputError`] (exit 2) naming the
+//! file, line and key.
 
 use std::path::Path;
 use std::time::Duration;
 
+use residual_probe::config::{toml_error, ConfigCtx, ConfigError, Positive, ScanSettings};
+use residual_probe::Probe;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::InputError;
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawConfig {
-    #[serde(default)]
-    pub scan: RawScan,
-    #[serde(default)]
-    pub aws: Vec<RawAws>,
-    #[serde(default)]
-    pub github: Vec<RawGithub>,
-    #[serde(default)]
-    pub salesforce: Vec<RawSalesforce>,
-    #[serde(default)]
-    pub vault: Vec<RawVault>,
-    #[serde(default)]
-    pub scim: Vec<RawScim>,
-}
+use crate::{registry, InputError};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScan {
     /// A TOML date-time, or a string in the leavers file's date formats.
     pub as_of: Option<toml::Value>,
-    pub concurrency: Option<usize>,
-    pub sla_hours: Option<u32>,
+    /// Requests in flight per system instance.
+    pub concurrency: Option<Positive>,
+    /// Residual access older than this after departure breaches the SLA.
+    pub sla_hours: Option<Positive>,
     /// Per-request read timeout; a held connection fails after this.
-    pub request_timeout_secs: Option<u64>,
+    pub request_timeout_secs: Option<Positive>,
     /// Attempts per request, retries on throttling and 5xx included.
-    pub max_attempts: Option<u32>,
+    pub max_attempts: Option<Positive>,
     /// The longest the scan waits for an API rate limit to reset before reporting the
-    /// system incomplete.
+    /// system incomplete (0: never wait).
     pub max_rate_limit_wait_secs: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAws {
-    pub name: Option<String>,
-    pub region: Option<String>,
-    pub endpoint_url: Option<String>,
-    pub profile: Option<String>,
-    pub assume_role_arn: Option<String>,
-    #[serde(default)]
-    pub secrets_manager_regions: Vec<String>,
-    pub owner_tag_keys: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawGithub {
-    pub org: String,
-    pub api_url: Option<String>,
-    pub token_env: Option<String>,
-    pub token_file: Option<String>,
-    pub app_id: Option<u64>,
-    pub private_key_file: Option<String>,
-    pub installation_id: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSalesforce {
-    pub instance_url: String,
-    pub api_version: Option<String>,
-    pub token_env: Option<String>,
-    pub token_file: Option<String>,
-    pub client_id_env: Option<String>,
-    pub client_secret_env: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawVault {
-    pub addr: String,
-    pub token_env: Option<String>,
-    pub token_file: Option<String>,
-    pub namespace: Option<String>,
-    #[serde(default)]
-    pub kv_mounts: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawScim {
-    pub name: String,
-    pub base_url: String,
-    pub token_env: Option<String>,
-    pub token_file: Option<String>,
-}
-
-/// The validated config.
-#[derive(Debug, Clone)]
+/// The validated config: scan settings and one probe per system instance.
 pub struct Config {
     pub as_of: Option<OffsetDateTime>,
     pub concurrency: usize,
     pub sla_hours: u32,
-    pub aws: Vec<residual_aws::AwsInstance>,
-    pub github: Vec<residual_github::GithubInstance>,
-    pub vault: Vec<residual_vault::VaultInstance>,
-    pub salesforce: Vec<residual_salesforce::SalesforceInstance>,
-    pub scim: Vec<residual_scim::ScimInstance>,
+    pub probes: Vec<Box<dyn Probe>>,
     pub sha256: Option<String>,
 }
 
 impl Config {
     /// No system to scan.
     pub fn is_empty(&self) -> bool {
-        self.aws.is_empty()
-            && self.github.is_empty()
-            && self.vault.is_empty()
-            && self.salesforce.is_empty()
-            && self.scim.is_empty()
+        self.probes.is_empty()
     }
 }
 
@@ -132,17 +56,16 @@ impl Default for Config {
             as_of: None,
             concurrency: 16,
             sla_hours: 24,
-            aws: Vec::new(),
-            github: Vec::new(),
-            vault: Vec::new(),
-            salesforce: Vec::new(),
-            scim: Vec::new(),
+            probes: Vec::new(),
             sha256: None,
         }
     }
 }
 
-pub const DEFAULT_OWNER_TAG_KEYS: &[&str] = &["email", "owner", "created_by"];
+/// The `[scan]` keys, for the config reference.
+pub fn scan_keys() -> &'static [&'static str] {
+    residual_probe::config::field_names::<RawScan>()
+}
 
 pub fn load(path: &Path) -> Result<Config, InputError> {
     load_with(path, false)
@@ -174,13 +97,8 @@ fn load_with(path: &Path, offline: bool) -> Result<Config, InputError> {
         field: None,
         message: "invalid UTF-8".into(),
     })?;
-    let mut cfg = if offline {
-        parse(&file, text, &|_| {
-            Some("offline-replay-no-credential".to_string())
-        })?
-    } else {
-        parse(&file, text, &|k| std::env::var(k).ok())?
-    };
+    let env = |k: &str| std::env::var(k).ok();
+    let mut cfg = parse_with(&file, text, &env, offline)?;
     cfg.sha256 = Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)));
     Ok(cfg)
 }
@@ -191,268 +109,139 @@ pub fn parse(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, InputError> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        InputError {
-            file: file.into(),
-            line,
-            field: None,
-            message: e.message().to_string(),
-        }
-    })?;
-    let err = |field: &str, message: String| InputError {
+    parse_with(file, text, env, false)
+}
+
+fn input(file: &str, e: ConfigError) -> InputError {
+    InputError {
         file: file.into(),
-        line: find_line(text, field),
-        field: Some(field.into()),
-        message,
+        line: e.line,
+        field: e.key,
+        message: e.message,
+    }
+}
+
+fn parse_with(
+    file: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    offline: bool,
+) -> Result<Config, InputError> {
+    let err = |e: ConfigError| input(file, e);
+    // Syntax, and tables nobody reads: a misspelt `[[githb]]` must not scan nothing quietly.
+    let doc: toml::Table = toml::from_str(text).map_err(|e| err(toml_error(text, &e)))?;
+    for key in doc.keys() {
+        if key != "scan" && registry::get(key).is_none() {
+            return Err(err(ConfigError {
+                line: header_lines(text, key).first().copied(),
+                key: Some(key.clone()),
+                message: format!(
+                    "unknown table {key:?}: the config has [scan] and {}",
+                    registry::tables()
+                ),
+            }));
+        }
+    }
+    let scan: RawScan = residual_probe::config::section(text, "scan")
+        .map_err(|e| err(toml_error(text, &e)))?
+        .unwrap_or_default();
+    let scan_err = |key: &str, message: String| {
+        err(ConfigError {
+            line: key_line(text, key),
+            key: Some(key.into()),
+            message: format!("{key}: {message}"),
+        })
     };
-    let scan = &raw.scan;
     let as_of = match &scan.as_of {
         Some(d) => {
-            Some(crate::leavers::parse_instant(&d.to_string()).map_err(|m| err("as_of", m))?)
+            Some(crate::leavers::parse_instant(&d.to_string()).map_err(|m| scan_err("as_of", m))?)
         }
         None => None,
     };
-    let concurrency = scan.concurrency.unwrap_or(16);
-    if concurrency == 0 || concurrency > 256 {
-        return Err(err(
+    let concurrency = scan.concurrency.map_or(16, |p| p.0);
+    if concurrency > 256 {
+        return Err(scan_err(
             "concurrency",
-            "concurrency must be between 1 and 256".into(),
+            format!("expected at most 256, found {concurrency}"),
         ));
     }
-    let max_attempts = scan.max_attempts.unwrap_or(6);
-    if max_attempts == 0 || max_attempts > 20 {
-        return Err(err(
+    let max_attempts = scan.max_attempts.map_or(6, |p| p.0);
+    if max_attempts > 20 {
+        return Err(scan_err(
             "max_attempts",
-            "max_attempts must be between 1 and 20".into(),
+            format!("expected at most 20, found {max_attempts}"),
         ));
     }
-    let http = residual_probe::http::HttpPolicy {
-        read_timeout: Duration::from_secs(scan.request_timeout_secs.unwrap_or(30).max(1)),
-        max_attempts,
-        max_rate_wait: Duration::from_secs(scan.max_rate_limit_wait_secs.unwrap_or(900)),
-        ..Default::default()
+    let sla_hours = scan.sla_hours.map_or(24, |p| p.0);
+    let sla_hours = u32::try_from(sla_hours)
+        .map_err(|_| scan_err("sla_hours", format!("{sla_hours} is too large")))?;
+    let settings = ScanSettings {
+        concurrency: concurrency as usize,
+        http: residual_probe::http::HttpPolicy {
+            read_timeout: Duration::from_secs(scan.request_timeout_secs.map_or(30, |p| p.0)),
+            max_attempts: max_attempts as u32,
+            max_rate_wait: Duration::from_secs(scan.max_rate_limit_wait_secs.unwrap_or(900)),
+            ..Default::default()
+        },
     };
-    let mut github = Vec::new();
-    for (i, g) in raw.github.iter().enumerate() {
-        let n = i + 1;
-        let auth = match (g.app_id, &g.private_key_file, g.installation_id) {
-            (Some(app_id), Some(key), Some(installation_id)) => residual_github::GithubAuth::App {
-                app_id,
-                private_key_pem: read_secret_file(key).map_err(|m| err("private_key_file", format!("[[github]] #{n}: {m}")))?,
-                installation_id,
-            },
-            (Some(_), _, _) => {
-                return Err(err("app_id", format!("[[github]] #{n}: a GitHub App needs app_id, private_key_file and installation_id")))
+    let cx = ConfigCtx::new(file, text, settings, env, offline);
+    let mut probes: Vec<Box<dyn Probe>> = Vec::new();
+    // (system, label) → seen; a second instance with the same label would mix two systems'
+    // findings under one name, and a baseline could not tell them apart.
+    let mut labels: Vec<(&str, String)> = Vec::new();
+    for system in registry::SYSTEMS {
+        let found = system.configure(&cx).map_err(err)?;
+        let lines = header_lines(text, system.name());
+        for (i, p) in found.iter().enumerate() {
+            let label = p.label();
+            if labels
+                .iter()
+                .any(|(s, l)| *s == system.name() && *l == label)
+            {
+                return Err(err(ConfigError {
+                    line: lines.get(i).copied(),
+                    key: Some("name".into()),
+                    message: format!(
+                        "[[{}]] #{}: another [[{}]] table has the label {label:?}; give each a distinct name",
+                        system.name(),
+                        i + 1,
+                        system.name()
+                    ),
+                }));
             }
-            (None, _, _) => residual_github::GithubAuth::Token(load_token(&g.token_env, &g.token_file, env).map_err(|(f, m)| err(f, format!("[[github]] #{n}: {m}")))?),
-        };
-        if g.org.trim().is_empty() {
-            return Err(err("org", format!("[[github]] #{n}: org is empty")));
+            labels.push((system.name(), label));
         }
-        let api_url = g
-            .api_url
-            .clone()
-            .unwrap_or_else(|| "https://api.github.com".into());
-        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
-            return Err(err(
-                "api_url",
-                format!("[[github]] #{n}: api_url must be an http(s) URL"),
-            ));
-        }
-        github.push(residual_github::GithubInstance {
-            org: g.org.trim().to_string(),
-            api_url,
-            auth,
-            concurrency,
-            http,
-        });
-    }
-    let mut vault = Vec::new();
-    for (i, v) in raw.vault.iter().enumerate() {
-        let n = i + 1;
-        if !(v.addr.starts_with("https://") || v.addr.starts_with("http://")) {
-            return Err(err(
-                "addr",
-                format!("[[vault]] #{n}: addr must be an http(s) URL"),
-            ));
-        }
-        vault.push(residual_vault::VaultInstance {
-            addr: v.addr.clone(),
-            token: load_token(&v.token_env, &v.token_file, env)
-                .map_err(|(f, m)| err(f, format!("[[vault]] #{n}: {m}")))?,
-            namespace: v.namespace.clone().filter(|n| !n.trim().is_empty()),
-            kv_mounts: v.kv_mounts.clone(),
-            concurrency,
-            http,
-        });
-    }
-    let mut salesforce = Vec::new();
-    for (i, sf) in raw.salesforce.iter().enumerate() {
-        let n = i + 1;
-        if !(sf.instance_url.starts_with("https://") || sf.instance_url.starts_with("http://")) {
-            return Err(err(
-                "instance_url",
-                format!("[[salesforce]] #{n}: instance_url must be an http(s) URL"),
-            ));
-        }
-        let auth = match (&sf.client_id_env, &sf.client_secret_env) {
-            (Some(id), Some(secret)) => {
-                let get = |var: &str, key: &str| -> Result<secrecy::SecretString, InputError> {
-                    let v = env(var).filter(|v| !v.is_empty()).ok_or_else(|| err(key, format!("[[salesforce]] #{n}: environment variable {var} is not set")))?;
-                    residual_probe::redact::register(&v);
-                    Ok(secrecy::SecretString::from(v))
-                };
-                residual_salesforce::SalesforceAuth::ClientCredentials { client_id: get(id, "client_id_env")?, client_secret: get(secret, "client_secret_env")? }
-            }
-            (Some(_), None) | (None, Some(_)) => {
-                return Err(err("client_id_env", format!("[[salesforce]] #{n}: the client-credentials flow needs both client_id_env and client_secret_env")))
-            }
-            (None, None) => residual_salesforce::SalesforceAuth::Token(load_token(&sf.token_env, &sf.token_file, env).map_err(|(f, m)| err(f, format!("[[salesforce]] #{n}: {m}")))?),
-        };
-        let api_version = sf.api_version.clone().unwrap_or_else(|| "v62.0".into());
-        if !api_version.starts_with('v') || api_version[1..].parse::<f32>().is_err() {
-            return Err(err(
-                "api_version",
-                format!("[[salesforce]] #{n}: api_version must look like v62.0"),
-            ));
-        }
-        salesforce.push(residual_salesforce::SalesforceInstance {
-            instance_url: sf.instance_url.clone(),
-            api_version,
-            auth,
-            concurrency,
-            http,
-        });
-    }
-    let mut scim = Vec::new();
-    for (i, sc) in raw.scim.iter().enumerate() {
-        let n = i + 1;
-        if !(sc.base_url.starts_with("https://") || sc.base_url.starts_with("http://")) {
-            return Err(err(
-                "base_url",
-                format!("[[scim]] #{n}: base_url must be an http(s) URL"),
-            ));
-        }
-        if sc.name.trim().is_empty() {
-            return Err(err("name", format!("[[scim]] #{n}: name is empty")));
-        }
-        scim.push(residual_scim::ScimInstance {
-            name: sc.name.trim().to_string(),
-            base_url: sc.base_url.clone(),
-            token: load_token(&sc.token_env, &sc.token_file, env)
-                .map_err(|(f, m)| err(f, format!("[[scim]] #{n}: {m}")))?,
-            concurrency,
-            http,
-        });
-    }
-    let net = residual_aws::NetPolicy {
-        read_timeout: Duration::from_secs(scan.request_timeout_secs.unwrap_or(30).max(1)),
-        max_attempts,
-        ..Default::default()
-    };
-    let mut aws = Vec::new();
-    for (i, a) in raw.aws.iter().enumerate() {
-        if let Some(u) = &a.endpoint_url {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(err(
-                    "endpoint_url",
-                    format!("[[aws]] #{}: endpoint_url must be an http(s) URL", i + 1),
-                ));
-            }
-        }
-        aws.push(residual_aws::AwsInstance {
-            name: a.name.clone(),
-            region: a.region.clone().unwrap_or_else(|| "us-east-1".into()),
-            endpoint_url: a.endpoint_url.clone(),
-            profile: a.profile.clone(),
-            assume_role_arn: a.assume_role_arn.clone(),
-            secrets_manager_regions: a.secrets_manager_regions.clone(),
-            owner_tag_keys: a.owner_tag_keys.clone().unwrap_or_else(|| {
-                DEFAULT_OWNER_TAG_KEYS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect()
-            }),
-            concurrency,
-            net,
-        });
-    }
-    let mut names: Vec<String> = aws.iter().filter_map(|a| a.name.clone()).collect();
-    names.sort();
-    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(err(
-            "name",
-            format!("two [[aws]] tables are named {:?}", w[0]),
-        ));
+        probes.extend(found);
     }
     Ok(Config {
         as_of,
-        concurrency,
-        sla_hours: scan.sla_hours.unwrap_or(24),
-        aws,
-        github,
-        vault,
-        salesforce,
-        scim,
+        concurrency: concurrency as usize,
+        sla_hours,
+        probes,
         sha256: None,
     })
 }
 
-/// A secret file's content, trimmed, registered with the redactor.
-fn read_secret_file(path: &str) -> Result<secrecy::SecretString, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path:?}: {e}"))?;
-    let text = text.trim().to_string();
-    if text.is_empty() {
-        return Err(format!("{path:?} is empty"));
-    }
-    residual_probe::redact::register(&text);
-    for line in text
-        .lines()
-        .filter(|l| l.len() > 16 && !l.starts_with("-----"))
-    {
-        residual_probe::redact::register(line.trim());
-    }
-    Ok(secrecy::SecretString::from(text))
+/// Lines of every `[[name]]` (or `[name]`) header, in order.
+fn header_lines(text: &str, name: &str) -> Vec<usize> {
+    let want = [format!("[[{name}]]"), format!("[{name}]")];
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let t = l.trim();
+            want.iter().any(|w| t.starts_with(w.as_str()))
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
 }
 
-/// The token named by `token_env` (registered with the redactor) or `token_file`; an error
-/// names the key at fault.
-fn load_token(
-    env_key: &Option<String>,
-    file_key: &Option<String>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<secrecy::SecretString, (&'static str, String)> {
-    match (env_key, file_key) {
-        (Some(var), _) => {
-            let v = env(var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-                (
-                    "token_env",
-                    format!("environment variable {var} is not set"),
-                )
-            })?;
-            let v = v.trim().to_string();
-            residual_probe::redact::register(&v);
-            Ok(secrecy::SecretString::from(v))
-        }
-        (None, Some(f)) => read_secret_file(f).map_err(|m| ("token_file", m)),
-        (None, None) => Err((
-            "token_env",
-            "missing required key token_env (or token_file)".into(),
-        )),
-    }
-}
-
-/// The first line where `key` is assigned or a `[[key]]` table opens, for error messages.
-fn find_line(text: &str, key: &str) -> Option<usize> {
+/// The first line assigning `key`.
+fn key_line(text: &str, key: &str) -> Option<usize> {
     text.lines()
         .position(|l| {
-            let t = l.trim_start();
-            t.starts_with(&format!("{key} "))
-                || t.starts_with(&format!("{key}="))
-                || t.starts_with(&format!("[[{key}]]"))
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
         })
         .map(|i| i + 1)
 }
@@ -467,9 +256,21 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named_with_line() {
-        let e = parse("r.toml", "[scan]\nconcurency = 3\n", &no_env).unwrap_err();
+        let e = parse("r.toml", "[scan]\nconcurency = 3\n", &no_env)
+            .map(|_| ())
+            .unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("concurency"), "{}", e.message);
+    }
+
+    #[test]
+    fn unknown_table_is_named() {
+        let e = parse("r.toml", "[[githb]]\norg = \"x\"\n", &no_env)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(e.line, Some(1));
+        assert!(e.message.contains("githb"), "{}", e.message);
+        assert!(e.message.contains("[[github]]"), "{}", e.message);
     }
 
     #[test]
@@ -479,9 +280,11 @@ mod tests {
             "[[vault]]\naddr = \"http://x\"\ntoken_env = \"NOPE_TOKEN\"\n",
             &no_env,
         )
+        .map(|_| ())
         .unwrap_err();
         assert!(e.message.contains("NOPE_TOKEN"), "{}", e.message);
         assert_eq!(e.field.as_deref(), Some("token_env"));
+        assert_eq!(e.line, Some(3));
     }
 
     #[test]
@@ -492,6 +295,7 @@ mod tests {
             "[[salesforce]]\ninstance_url = \"https://x.my.salesforce.com\"\nclient_id_env = \"SF_ID\"\n",
             &env,
         )
+        .map(|_| ())
         .unwrap_err();
         assert!(e.message.contains("client_secret_env"), "{}", e.message);
     }
@@ -504,8 +308,83 @@ mod tests {
             &no_env,
         )
         .unwrap();
-        assert_eq!(c.aws[0].region, "us-east-1");
-        assert_eq!(c.aws[0].owner_tag_keys.len(), 3);
+        assert_eq!(c.probes.len(), 1);
+        assert_eq!(c.probes[0].label(), "prod");
         assert!(c.as_of.is_some());
+    }
+
+    #[test]
+    fn scan_numbers_say_what_they_expect() {
+        for (text, key, want) in [
+            (
+                "[scan]\nconcurrency = \"eight\"\n",
+                "concurrency",
+                "expected a positive integer, found string \"eight\"",
+            ),
+            (
+                "[scan]\nconcurrency = 0\n",
+                "concurrency",
+                "expected a positive integer",
+            ),
+            (
+                "[scan]\nconcurrency = -3\n",
+                "concurrency",
+                "expected a positive integer",
+            ),
+            (
+                "[scan]\nsla_hours = 0\n",
+                "sla_hours",
+                "expected a positive integer",
+            ),
+            (
+                "[scan]\nrequest_timeout_secs = 0\n",
+                "request_timeout_secs",
+                "expected a positive integer",
+            ),
+            (
+                "[scan]\nmax_attempts = 0\n",
+                "max_attempts",
+                "expected a positive integer",
+            ),
+            (
+                "[scan]\nmax_attempts = 50\n",
+                "max_attempts",
+                "expected at most 20, found 50",
+            ),
+            (
+                "[scan]\nmax_rate_limit_wait_secs = -1\n",
+                "max_rate_limit_wait_secs",
+                "expected a non-negative integer",
+            ),
+        ] {
+            let e = parse("r.toml", text, &no_env).map(|_| ()).unwrap_err();
+            assert_eq!(e.line, Some(2), "{text}");
+            assert_eq!(e.field.as_deref(), Some(key), "{text}: {e}");
+            assert!(
+                e.message.starts_with(&format!("{key}: ")),
+                "{text}: {}",
+                e.message
+            );
+            assert!(e.message.contains(want), "{text}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn duplicate_instance_labels_are_refused_for_every_system() {
+        let env = |_: &str| Some("value-123456".to_string());
+        for text in [
+            "[[scim]]\nname = \"slack\"\nbase_url = \"https://a\"\ntoken_env = \"T\"\n\n[[scim]]\nname = \"slack\"\nbase_url = \"https://b\"\ntoken_env = \"T\"\n",
+            "[[vault]]\naddr = \"https://v:8200\"\ntoken_env = \"T\"\n\n[[vault]]\naddr = \"https://v:8200/\"\ntoken_env = \"T\"\n",
+            "[[aws]]\nregion = \"us-east-1\"\n\n[[aws]]\nregion = \"eu-west-1\"\n",
+            "[[github]]\norg = \"acme\"\ntoken_env = \"T\"\n\n[[github]]\norg = \"acme\"\ntoken_env = \"T\"\napi_url = \"https://ghe/api/v3\"\n",
+        ] {
+            let e = parse("r.toml", text, &env).map(|_| ()).unwrap_err();
+            let second = text.lines().enumerate().filter(|(_, l)| l.starts_with("[[")).nth(1);
+            assert_eq!(e.line, second.map(|(i, _)| i + 1), "{text}: {e}");
+            assert!(e.message.contains("label"), "{e}");
+        }
+        // One table per namespace on one address stays valid.
+        let ok = "[[vault]]\naddr = \"https://v:8200\"\ntoken_env = \"T\"\n\n[[vault]]\naddr = \"https://v:8200\"\ntoken_env = \"T\"\nnamespace = \"team-a\"\n";
+        assert_eq!(parse("r.toml", ok, &env).unwrap().probes.len(), 2);
     }
 }

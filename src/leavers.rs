@@ -21,13 +21,6 @@ pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// A field longer than this is refused (an email is at most 254 bytes).
 pub const MAX_FIELD_BYTES: usize = 4096;
 
-/// Systems whose explicit handles a leaver row may carry, with their column names.
-pub const HANDLE_COLUMNS: &[(&str, &str)] = &[
-    ("github_login", "github"),
-    ("aws_username", "aws"),
-    ("salesforce_username", "salesforce"),
-];
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Leaver {
     /// `employee_id` when given, else the lower-cased email: stable across scans.
@@ -73,12 +66,14 @@ fn canonical_column(raw: &str) -> Option<&'static str> {
         | "leave_date" | "terminated_at" | "separation_date" => "departure_date",
         "name" | "full_name" | "display_name" | "employee_name" => "name",
         "employee_id" | "employee_number" | "emp_id" | "worker_id" | "hr_id" => "employee_id",
-        "github_login" | "github" | "github_username" => "github_login",
-        "aws_username" | "aws_user" | "iam_user" | "iam_username" => "aws_username",
-        "salesforce_username" | "sfdc_username" | "salesforce_user" => "salesforce_username",
         "aliases" | "alias" | "other_emails" => "aliases",
         "status" => "status",
-        _ => return None,
+        // A system's explicit handle: its canonical column name (`github_login`).
+        other => crate::registry::SYSTEMS
+            .iter()
+            .map(|s| s.handle_columns())
+            .find(|cols| cols.contains(&other))
+            .and_then(|cols| cols.first().copied())?,
     })
 }
 
@@ -470,9 +465,9 @@ fn row_to_leaver(file: &str, row: Row) -> Result<Leaver, InputError> {
         }
     }
     let mut handles = BTreeMap::new();
-    for (col, system) in HANDLE_COLUMNS {
-        if let Some(h) = f.get(col) {
-            handles.insert(system.to_string(), h.clone());
+    for system in crate::registry::SYSTEMS {
+        if let Some(h) = system.handle_columns().first().and_then(|c| f.get(c)) {
+            handles.insert(system.name().to_string(), h.clone());
         }
     }
     let employee_id = f.get("employee_id").cloned();

@@ -13,6 +13,8 @@ pub mod correlate;
 pub mod demo;
 pub mod evaluate;
 pub mod leavers;
+pub mod pipeline;
+pub mod registry;
 pub mod report;
 pub mod scan;
 pub mod suppress;

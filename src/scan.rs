@@ -8,36 +8,34 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use residual_probe::{AccountFilter, Probe, Snapshot, SNAPSHOT_SCHEMA_VERSION};
-use sha2::{Digest, Sha256};
+use residual_probe::{AccountFilter, Snapshot, SNAPSHOT_SCHEMA_VERSION};
 use time::OffsetDateTime;
 
 use crate::catalogue::{Catalogue, Severity};
-use crate::cli::ScanArgs;
 use crate::config::{self, Config};
-use crate::correlate::{self, LeaverIndex};
-use crate::evaluate::{self, Evaluation, Status};
+use crate::correlate::LeaverIndex;
 use crate::leavers::{self, LeaverSet};
-use crate::report::{self, Report, ScanMeta};
-use crate::{exit, InputError};
+use crate::pipeline::{self, RunOptions, TOOL_VERSION};
+use crate::{exit, registry, report, InputError};
 
-pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const GIT_COMMIT: &str = env!("RESIDUAL_GIT_COMMIT");
-
-/// Reproducible: the same snapshot, as-of and leavers file give the same scan id, so a replay
-/// with `--snapshot` produces byte-identical findings.
-pub fn scan_id(
-    collected_at: OffsetDateTime,
-    as_of: OffsetDateTime,
-    leavers_sha256: &str,
-) -> String {
-    let mut h = Sha256::new();
-    h.update(report::rfc3339(collected_at));
-    h.update([0]);
-    h.update(report::rfc3339(as_of));
-    h.update([0]);
-    h.update(leavers_sha256);
-    hex::encode(&h.finalize()[..6])
+/// What `scan` was asked, as the command line gave it.
+pub struct ScanInputs {
+    pub leavers: PathBuf,
+    pub config: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub snapshot: Option<PathBuf>,
+    pub as_of: Option<String>,
+    pub formats: Vec<String>,
+    pub fail_on: Severity,
+    pub baseline: Option<PathBuf>,
+    pub suppressions: Option<PathBuf>,
+    pub exit_zero: bool,
+    pub json: bool,
+    pub delimiter: Option<u8>,
+    pub csv_bom: bool,
+    pub sign_key: Option<PathBuf>,
+    pub checks: Option<PathBuf>,
+    pub command_line: Vec<String>,
 }
 
 pub fn parse_as_of(s: &str) -> Result<OffsetDateTime, InputError> {
@@ -70,34 +68,6 @@ fn check_formats(formats: &[String]) -> Result<Vec<String>, InputError> {
         }
     }
     Ok(out)
-}
-
-/// A new or empty folder: an earlier report is never overwritten or mixed into.
-pub fn prepare_out(out: Option<PathBuf>, scan_id: &str) -> Result<PathBuf, InputError> {
-    let dir = out.unwrap_or_else(|| {
-        let ts = OffsetDateTime::now_utc();
-        let stamp = format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-            ts.year(),
-            ts.month() as u8,
-            ts.day(),
-            ts.hour(),
-            ts.minute(),
-            ts.second()
-        );
-        PathBuf::from("reports").join(format!("{stamp}-{}", &scan_id[..8]))
-    });
-    if let Ok(mut entries) = std::fs::read_dir(&dir) {
-        if entries.next().is_some() {
-            return Err(InputError {
-                file: dir.display().to_string(),
-                line: None,
-                field: Some("--out".into()),
-                message: "folder exists and is not empty; choose a new folder".into(),
-            });
-        }
-    }
-    Ok(dir)
 }
 
 pub fn load_snapshot(path: &Path) -> Result<Snapshot, InputError> {
@@ -143,26 +113,6 @@ impl AccountFilter for Wanted<'_> {
     }
 }
 
-fn probes(cfg: &Config) -> Vec<Box<dyn Probe>> {
-    let mut out: Vec<Box<dyn Probe>> = Vec::new();
-    for a in &cfg.aws {
-        out.push(Box::new(residual_aws::AwsProbe(a.clone())));
-    }
-    for g in &cfg.github {
-        out.push(Box::new(residual_github::GithubProbe(g.clone())));
-    }
-    for v in &cfg.vault {
-        out.push(Box::new(residual_vault::VaultProbe(v.clone())));
-    }
-    for s in &cfg.salesforce {
-        out.push(Box::new(residual_salesforce::SalesforceProbe(s.clone())));
-    }
-    for s in &cfg.scim {
-        out.push(Box::new(residual_scim::ScimProbe(s.clone())));
-    }
-    out
-}
-
 /// Run every probe concurrently. Each probe bounds its own requests by the scan concurrency.
 pub fn collect(cfg: &Config, set: &LeaverSet) -> anyhow::Result<Snapshot> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -170,7 +120,7 @@ pub fn collect(cfg: &Config, set: &LeaverSet) -> anyhow::Result<Snapshot> {
         .build()
         .context("starting the async runtime")?;
     let ix = LeaverIndex::new(&set.leavers);
-    let probes = probes(cfg);
+    let probes = &cfg.probes;
     let bar = progress(probes.len() as u64);
     let systems = rt.block_on(async {
         let futs = probes.iter().map(|p| {
@@ -218,178 +168,9 @@ fn progress(n: u64) -> Option<indicatif::ProgressBar> {
     Some(b)
 }
 
-/// The exit code for an evaluation (SPEC §2).
-pub fn exit_code(ev: &Evaluation, fail_on: Severity, exit_zero: bool) -> u8 {
-    let code = if ev.incomplete() {
-        exit::INCOMPLETE
-    } else if ev
-        .findings
-        .iter()
-        .any(|f| f.status == Status::Open && f.severity >= fail_on)
-    {
-        exit::FINDINGS
-    } else {
-        exit::CLEAN
-    };
-    if exit_zero {
-        exit::CLEAN
-    } else {
-        code
-    }
-}
-
-/// Evaluate a snapshot and write the report folder. Shared by `scan` and `demo`.
-pub struct Outcome {
-    pub evaluation: Evaluation,
-    pub dir: PathBuf,
-    pub code: u8,
-    pub meta: ScanMeta,
-}
-
-pub struct Pipeline<'a> {
-    pub set: &'a LeaverSet,
-    pub leavers_file: String,
-    pub snapshot: Snapshot,
-    pub snapshot_source: String,
-    pub as_of: OffsetDateTime,
-    pub sla_hours: u32,
-    pub config_file: Option<String>,
-    pub config_sha256: Option<String>,
-    pub out: Option<PathBuf>,
-    pub formats: Vec<String>,
-    pub fail_on: Severity,
-    pub exit_zero: bool,
-    pub started_at: OffsetDateTime,
-    pub command_line: Vec<String>,
-    pub baseline: Option<PathBuf>,
-    pub suppressions: Vec<(crate::suppress::Entry, OffsetDateTime)>,
-    pub csv_bom: bool,
-    pub sign_key: Option<PathBuf>,
-    pub catalogue: Catalogue,
-}
-
-pub fn evaluate_and_report(p: Pipeline) -> anyhow::Result<Outcome> {
-    let id = scan_id(p.snapshot.collected_at, p.as_of, &p.set.sha256);
-    let dir = prepare_out(p.out, &id)?;
-    let catalogue = &p.catalogue;
-    let matches = correlate::correlate(&p.set.leavers, &p.snapshot);
-    let evaluation = evaluate::evaluate(&evaluate::Input {
-        scan_id: &id,
-        leavers: &p.set.leavers,
-        snapshot: &p.snapshot,
-        matches: &matches,
-        catalogue,
-        as_of: p.as_of,
-        sla_hours: p.sla_hours,
-    });
-    let mut evaluation = evaluation;
-    if let Some(dir) = &p.baseline {
-        crate::baseline::apply(&mut evaluation, dir, p.as_of)?;
-    }
-    crate::suppress::apply(&mut evaluation, &p.suppressions, p.as_of);
-    for n in &evaluation.suppression_notes {
-        tracing::warn!("{n}");
-    }
-    let code = exit_code(&evaluation, p.fail_on, p.exit_zero);
-    let meta = ScanMeta {
-        scan_id: id,
-        tool_version: TOOL_VERSION.into(),
-        git_commit: GIT_COMMIT.into(),
-        started_at: p.started_at,
-        as_of: p.as_of,
-        command_line: p.command_line,
-        leavers_file: p.leavers_file,
-        leavers_sha256: p.set.sha256.clone(),
-        leavers_rows: p.set.rows,
-        leavers_count: p.set.leavers.len(),
-        config_file: p.config_file,
-        config_sha256: p.config_sha256,
-        snapshot_source: p.snapshot_source,
-        sla_hours: p.sla_hours,
-        fail_on: p.fail_on.as_str().into(),
-        checks_override: p.catalogue.overrides.clone(),
-    };
-    let renderers = report::renderers(&p.formats, p.csv_bom)?;
-    let key = match &p.sign_key {
-        Some(k) => Some(report::sign::load_signing_key(k)?),
-        None => None,
-    };
-    report::write_folder(
-        &dir,
-        &Report {
-            meta: &meta,
-            evaluation: &evaluation,
-            snapshot: &p.snapshot,
-        },
-        &renderers,
-        code as i32,
-        key.as_ref(),
-    )?;
-    Ok(Outcome {
-        evaluation,
-        dir,
-        code,
-        meta,
-    })
-}
-
-/// The stdout summary: a few lines for people, or one JSON object with `--json`.
-pub fn print_summary(o: &Outcome, snapshot_systems: usize, json: bool) {
-    use crate::evaluate::Outcome as C;
-    let ev = &o.evaluation;
-    let count = |c: C| ev.outcomes(c);
-    let sev = |s: Severity| ev.open(s);
-    if json {
-        let v = serde_json::json!({
-            "scan_id": o.meta.scan_id,
-            "as_of": report::rfc3339(o.meta.as_of),
-            "report": o.dir.display().to_string(),
-            "exit_code": o.code,
-            "leavers": o.meta.leavers_count,
-            "systems": snapshot_systems,
-            "findings": {"total": ev.findings.len(), "suppressed": ev.findings.iter().filter(|f| f.status == Status::Suppressed).count(), "critical": sev(Severity::Critical), "high": sev(Severity::High), "medium": sev(Severity::Medium), "low": sev(Severity::Low)},
-            "coverage": {"residual": count(C::Residual), "deprovisioned": count(C::Deprovisioned), "no_account": count(C::NoAccount), "ambiguous": count(C::Ambiguous), "error": count(C::Error), "not_departed": count(C::NotDeparted)},
-        });
-        println!("{v}");
-        return;
-    }
-    println!(
-        "residual scan {} as of {}",
-        o.meta.scan_id,
-        report::rfc3339(o.meta.as_of)
-    );
-    println!(
-        "  leavers: {}   system instances: {}",
-        o.meta.leavers_count, snapshot_systems
-    );
-    println!(
-        "  findings: {} open (critical {}, high {}, medium {}, low {}), {} suppressed",
-        ev.findings
-            .iter()
-            .filter(|f| f.status == Status::Open)
-            .count(),
-        sev(Severity::Critical),
-        sev(Severity::High),
-        sev(Severity::Medium),
-        sev(Severity::Low),
-        ev.findings
-            .iter()
-            .filter(|f| f.status == Status::Suppressed)
-            .count()
-    );
-    println!(
-        "  coverage: residual {}, deprovisioned {}, no_account {}, ambiguous {}, error {}, not_departed {}",
-        count(C::Residual), count(C::Deprovisioned), count(C::NoAccount), count(C::Ambiguous), count(C::Error), count(C::NotDeparted)
-    );
-    if ev.incomplete() {
-        println!("  INCOMPLETE: some leavers could not be checked (see coverage.csv, outcome error/ambiguous)");
-    }
-    println!("  report: {}", o.dir.display());
-}
-
-pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result<u8> {
+pub fn scan_command(args: ScanInputs) -> anyhow::Result<u8> {
     let started_at = OffsetDateTime::now_utc();
-    let formats = check_formats(&args.format)?;
+    let formats = check_formats(&args.formats)?;
     let set = leavers::load(&args.leavers, args.delimiter)?;
     // Everything the run needs is validated before the first request.
     let suppressions = match &args.suppressions {
@@ -432,39 +213,41 @@ pub fn scan_command(args: ScanArgs, command_line: Vec<String>) -> anyhow::Result
                         .unwrap_or_else(|| "residual.toml".into()),
                     line: None,
                     field: None,
-                    message:
-                        "no system to scan: add an [[aws]], [[github]], [[vault]], [[salesforce]] or [[scim]] table to the config, or pass --snapshot"
-                            .into(),
+                    message: format!(
+                        "no system to scan: add an {} table to the config, or pass --snapshot",
+                        registry::tables()
+                    ),
                 }
                 .into());
             }
             (collect(&cfg, &set)?, "collected".to_string())
         }
     };
-    let n = snapshot.systems.len();
-    let outcome = evaluate_and_report(Pipeline {
-        set: &set,
-        leavers_file: args.leavers.display().to_string(),
+    let result = pipeline::run(
+        &set,
         snapshot,
-        snapshot_source: source,
-        as_of,
-        sla_hours: cfg.sla_hours,
-        config_file: config_path.map(|p| p.display().to_string()),
-        config_sha256: cfg.sha256.clone(),
-        out: args.out,
-        formats,
-        fail_on: args.fail_on,
-        exit_zero: args.exit_zero,
-        started_at,
-        command_line,
-        baseline: args.baseline.clone(),
-        suppressions,
-        csv_bom: args.csv_bom,
-        sign_key: args.sign_key.clone(),
-        catalogue,
-    })?;
-    print_summary(&outcome, n, args.json);
-    Ok(outcome.code)
+        RunOptions {
+            leavers_file: args.leavers.display().to_string(),
+            snapshot_source: source,
+            as_of,
+            sla_hours: cfg.sla_hours,
+            config_file: config_path.map(|p| p.display().to_string()),
+            config_sha256: cfg.sha256.clone(),
+            out: args.out,
+            formats,
+            fail_on: args.fail_on,
+            exit_zero: args.exit_zero,
+            started_at,
+            command_line: args.command_line,
+            baseline: args.baseline,
+            suppressions,
+            csv_bom: args.csv_bom,
+            sign_key: args.sign_key,
+            catalogue,
+        },
+    )?;
+    pipeline::print_summary(&result, args.json);
+    Ok(result.code)
 }
 
 pub fn collect_command(
@@ -480,7 +263,10 @@ pub fn collect_command(
             file: config_path.display().to_string(),
             line: None,
             field: None,
-            message: "no system to scan: add an [[aws]], [[github]], [[vault]], [[salesforce]] or [[scim]] table to the config".into(),
+            message: format!(
+                "no system to scan: add an {} table to the config",
+                registry::tables()
+            ),
         }
         .into());
     }

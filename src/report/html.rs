@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 use super::{rfc3339, Render, Report};
 use crate::catalogue::Severity;
-use crate::evaluate::{CoverageRow, Finding, Outcome, Status, Tri};
+use crate::evaluate::{CoverageRow, Finding, Status, Tri, Verdict};
 
 pub struct Page;
 
@@ -34,20 +34,20 @@ const SEVERITIES: [Severity; 4] = [
 ];
 
 /// Legend order: the outcomes that need someone first.
-const OUTCOMES: [Outcome; 6] = [
-    Outcome::Error,
-    Outcome::Ambiguous,
-    Outcome::Residual,
-    Outcome::Deprovisioned,
-    Outcome::NoAccount,
-    Outcome::NotDeparted,
+const OUTCOMES: [Verdict; 6] = [
+    Verdict::Error,
+    Verdict::Ambiguous,
+    Verdict::Residual,
+    Verdict::Deprovisioned,
+    Verdict::NoAccount,
+    Verdict::NotDeparted,
 ];
 
 fn sev_rank(s: Severity) -> usize {
     SEVERITIES.iter().position(|x| *x == s).unwrap_or(0)
 }
 
-fn outcome_rank(o: Outcome) -> usize {
+fn outcome_rank(o: Verdict) -> usize {
     OUTCOMES.iter().position(|x| *x == o).unwrap_or(0)
 }
 
@@ -392,13 +392,13 @@ struct Totals {
 impl Totals {
     fn new(r: &Report, v: &View) -> Totals {
         let ev = r.evaluation;
-        let with = |o: Outcome| -> usize {
+        let with = |o: Verdict| -> usize {
             v.leavers
                 .iter()
                 .filter(|l| l.cells.iter().flatten().any(|c| c.outcome == o))
                 .count()
         };
-        let rows = |o: Outcome| ev.outcomes(o);
+        let rows = |o: Verdict| ev.outcomes(o);
         let mut by_sev = [0; 4];
         for f in &v.open {
             by_sev[sev_rank(f.severity)] += 1;
@@ -412,10 +412,10 @@ impl Totals {
                     l.cells
                         .iter()
                         .flatten()
-                        .any(|c| c.outcome != Outcome::NotDeparted)
+                        .any(|c| c.outcome != Verdict::NotDeparted)
                 })
                 .count(),
-            residual_leavers: with(Outcome::Residual),
+            residual_leavers: with(Verdict::Residual),
             open: v.open.len(),
             suppressed: ev
                 .findings
@@ -424,9 +424,9 @@ impl Totals {
                 .count(),
             by_sev,
             past_sla: v.open.iter().filter(|f| f.sla_breached).count(),
-            errors: rows(Outcome::Error),
-            error_leavers: with(Outcome::Error),
-            ambiguous: rows(Outcome::Ambiguous),
+            errors: rows(Verdict::Error),
+            error_leavers: with(Verdict::Error),
+            ambiguous: rows(Verdict::Ambiguous),
             cells: ev.coverage.len(),
             missing: v
                 .leavers
@@ -1201,7 +1201,7 @@ fn coverage(b: &mut String, v: &View, plan: &Plan) -> anyhow::Result<()> {
 fn problems(b: &mut String, r: &Report, lim: Limits) -> anyhow::Result<()> {
     let mut groups: BTreeMap<(usize, &str, &str, &str), Vec<&str>> = BTreeMap::new();
     for c in &r.evaluation.coverage {
-        if matches!(c.outcome, Outcome::Error | Outcome::Ambiguous) {
+        if matches!(c.outcome, Verdict::Error | Verdict::Ambiguous) {
             groups
                 .entry((
                     outcome_rank(c.outcome),
@@ -1980,8 +1980,8 @@ mod tests {
     fn html_complete_scan_says_so_and_a_gap_never_looks_clean() {
         let page = demo_report(|ev| {
             for c in &mut ev.coverage {
-                if matches!(c.outcome, Outcome::Error | Outcome::Ambiguous) {
-                    c.outcome = Outcome::NoAccount;
+                if matches!(c.outcome, Verdict::Error | Verdict::Ambiguous) {
+                    c.outcome = Verdict::NoAccount;
                 }
             }
         });
@@ -1991,8 +1991,8 @@ mod tests {
         // A leaver × system pair without a coverage row is shown and counted as incomplete.
         let page = demo_report(|ev| {
             for c in &mut ev.coverage {
-                if matches!(c.outcome, Outcome::Error | Outcome::Ambiguous) {
-                    c.outcome = Outcome::NoAccount;
+                if matches!(c.outcome, Verdict::Error | Verdict::Ambiguous) {
+                    c.outcome = Verdict::NoAccount;
                 }
             }
             ev.coverage.remove(0);

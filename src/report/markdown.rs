@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::{Render, Report};
 use crate::catalogue::Severity;
-use crate::evaluate::Outcome;
+use crate::evaluate::Verdict;
 
 pub struct Summary;
 
@@ -29,13 +29,13 @@ impl Render for Summary {
         let departed: std::collections::BTreeSet<&str> = ev
             .coverage
             .iter()
-            .filter(|c| c.outcome != Outcome::NotDeparted)
+            .filter(|c| c.outcome != Verdict::NotDeparted)
             .map(|c| &*c.leaver_id)
             .collect();
         let residual: std::collections::BTreeSet<&str> = ev
             .coverage
             .iter()
-            .filter(|c| c.outcome == Outcome::Residual)
+            .filter(|c| c.outcome == Verdict::Residual)
             .map(|c| &*c.leaver_id)
             .collect();
         // Open findings only: suppressed ones are listed under Suppressions.
@@ -44,7 +44,7 @@ impl Render for Summary {
         writeln!(s)?;
         writeln!(s, "| critical | high | medium | low | errors | ambiguous |")?;
         writeln!(s, "|---:|---:|---:|---:|---:|---:|")?;
-        let oc = |o: Outcome| ev.outcomes(o);
+        let oc = |o: Verdict| ev.outcomes(o);
         writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} |",
@@ -52,8 +52,8 @@ impl Render for Summary {
             sev(Severity::High),
             sev(Severity::Medium),
             sev(Severity::Low),
-            oc(Outcome::Error),
-            oc(Outcome::Ambiguous)
+            oc(Verdict::Error),
+            oc(Verdict::Ambiguous)
         )?;
         writeln!(s)?;
         let top: Vec<_> = ev
@@ -87,7 +87,7 @@ impl Render for Summary {
         let problems: Vec<_> = ev
             .coverage
             .iter()
-            .filter(|c| matches!(c.outcome, Outcome::Error | Outcome::Ambiguous))
+            .filter(|c| matches!(c.outcome, Verdict::Error | Verdict::Ambiguous))
             .collect();
         if !problems.is_empty() {
             writeln!(s, "## Not fully checked")?;

@@ -180,8 +180,8 @@ pub fn write_folder(
         })
         .collect();
     let ev = report.evaluation;
-    let count = |o: crate::evaluate::Outcome| ev.outcomes(o);
-    use crate::evaluate::Outcome::*;
+    let count = |o: crate::evaluate::Verdict| ev.outcomes(o);
+    use crate::evaluate::Verdict::*;
     let manifest = serde_json::json!({
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "residual", "version": m.tool_version, "git_commit": m.git_commit},

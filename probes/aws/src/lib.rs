@@ -7,64 +7,93 @@
 //! targeted calls the inventory cannot replace (SSH keys, service-specific credentials, access
 //! key ids) run concurrently, bounded by the scan's concurrency.
 //!
-//! Read-only by construction: [`guard::ReadOnlyGuard`] refuses, before it is signed, any
-//! operation that is not a read, so a bug cannot turn a scan into a change.
+//! Read-only by construction: [`guard::ReadOnlyGuard`] refuses any operation that is not a
+//! read before it is sent, so a bug cannot turn a scan into a change.
+//!
+//! Files: `iam.rs` (the inventory and per-user calls), `secrets.rs` (Secrets Manager),
+//! `api.rs` (credential report and policy documents), `guard.rs`, `error.rs`, `config.rs`
+//! (the `[[aws]]` table), `demo.rs`.
 
 pub mod api;
+mod config;
+mod demo;
+mod error;
 mod guard;
+mod iam;
+#[cfg(test)]
+mod mock_tests;
+mod secrets;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
-use aws_sdk_iam::error::ProvideErrorMetadata;
-use aws_sdk_iam::types::{EntityType, StatusType};
-use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use futures::StreamExt;
+use residual_probe::config::{ConfigCtx, ConfigError};
 use residual_probe::{
-    Account, AccountFilter, AccountState, Asset, CollectStatus, Credential, Gap, OwnerRef,
-    ProbeError, RequestCounter, SystemSnapshot,
+    AccountFilter, CheckId, CollectStatus, Gap, Probe, ProbeError, RequestCounter, SystemSnapshot,
 };
 use time::OffsetDateTime;
 
-/// Every page of an IAM list call: follows `IsTruncated`/`Marker` to the end. A truncated page
-/// without a marker is an error, never a silently short list. `$req` is re-evaluated per page.
-macro_rules! all_pages {
-    ($op:literal, $req:expr, $items:ident) => {{
-        let mut items = Vec::new();
-        let mut marker: Option<String> = None;
-        let mut pages = 0u32;
-        loop {
-            let out = $req
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .map_err(|e| named($op, e))?;
-            items.extend(out.$items().iter().cloned());
-            pages += 1;
-            if !out.is_truncated() {
-                break;
-            }
-            marker = out.marker().map(str::to_string);
-            if marker.is_none() || pages >= 1000 {
-                return Err((
-                    $op.to_string(),
-                    ProbeError::Unexpected(format!(
-                        "{}: truncated page without a usable marker",
-                        $op
-                    )),
-                ));
-            }
-        }
-        items
-    }};
-}
+use error::sdk_err;
+use iam::{login_profile, role_asset, user_account, UserCredentials};
 
 pub const SYSTEM: &str = "aws";
-/// The check catalogue for this system (data, read by the `residual` crate).
-pub const CHECKS: &str = include_str!("../checks.toml");
+
+/// The catalogue's checks, as code names them.
+pub const CONSOLE_PASSWORD_ENABLED: CheckId = CheckId("aws_iam_console_password_enabled");
+pub const ACCESS_KEY_ACTIVE: CheckId = CheckId("aws_iam_access_key_active");
+pub const SSH_KEY_ACTIVE: CheckId = CheckId("aws_iam_ssh_key_active");
+pub const SIGNING_CERTIFICATE_ACTIVE: CheckId = CheckId("aws_iam_signing_certificate_active");
+pub const SERVICE_CREDENTIAL_ACTIVE: CheckId = CheckId("aws_iam_service_credential_active");
+pub const USER_PRIVILEGED: CheckId = CheckId("aws_iam_user_privileged");
+pub const USER_NOT_REMOVED: CheckId = CheckId("aws_iam_user_not_removed");
+pub const ROLE_TRUSTS_USER: CheckId = CheckId("aws_iam_role_trusts_user");
+pub const PRINCIPAL_OWNED: CheckId = CheckId("aws_iam_principal_owned");
+pub const SECRET_NOT_ROTATED: CheckId = CheckId("aws_secretsmanager_secret_not_rotated");
+
+/// The AWS system (IAM and Secrets Manager), for the registry.
+pub struct Aws;
+
+impl residual_probe::System for Aws {
+    fn name(&self) -> &'static str {
+        SYSTEM
+    }
+    fn title(&self) -> &'static str {
+        "AWS IAM and Secrets Manager"
+    }
+    fn catalogue(&self) -> &'static str {
+        include_str!("../checks.toml")
+    }
+    fn check_ids(&self) -> &'static [CheckId] {
+        &[
+            CONSOLE_PASSWORD_ENABLED,
+            ACCESS_KEY_ACTIVE,
+            SSH_KEY_ACTIVE,
+            SIGNING_CERTIFICATE_ACTIVE,
+            SERVICE_CREDENTIAL_ACTIVE,
+            USER_PRIVILEGED,
+            USER_NOT_REMOVED,
+            ROLE_TRUSTS_USER,
+            PRINCIPAL_OWNED,
+            SECRET_NOT_ROTATED,
+        ]
+    }
+    fn handle_columns(&self) -> &'static [&'static str] {
+        &["aws_username", "aws_user", "iam_user", "iam_username"]
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        residual_probe::config::field_names::<config::RawAws>()
+    }
+    fn configure(&self, cx: &ConfigCtx) -> Result<Vec<Box<dyn Probe>>, ConfigError> {
+        config::configure(cx)
+    }
+    fn demo(&self) -> Vec<SystemSnapshot> {
+        demo::demo()
+    }
+}
 
 /// One `[[aws]]` table, validated.
 #[derive(Debug, Clone)]
@@ -105,7 +134,7 @@ impl Default for NetPolicy {
 /// Tag keys that hold the account's own email rather than an owner's: an IAM user tagged
 /// `email = x` is x's user; a role or another user tagged `owner = x` is a machine identity x
 /// owns.
-const IDENTITY_TAG_KEYS: &[&str] = &["email", "mail", "e-mail"];
+pub(crate) const IDENTITY_TAG_KEYS: &[&str] = &["email", "mail", "e-mail"];
 
 pub const USER: &str = "aws_iam_user";
 pub const ROLE: &str = "aws_iam_role";
@@ -118,7 +147,7 @@ pub const SECRET: &str = "aws_secretsmanager_secret";
 
 /// A credential report older than this was not generated for this scan (IAM reuses a report
 /// for four hours): the per-user calls then re-read what the report would have answered.
-const REPORT_FRESH_FOR: Duration = Duration::from_secs(300);
+pub(crate) const REPORT_FRESH_FOR: Duration = Duration::from_secs(300);
 
 /// Collect one AWS account. Never fails: a system that could not be read comes back as
 /// [`CollectStatus::Failed`], and per-user failures as [`Gap`]s.
@@ -292,7 +321,7 @@ impl<'a> Collector<'a> {
             inventory.groups.len(),
             wanted.len()
         ));
-        let results: Vec<(usize, UserCredentials)> =
+        let results: Vec<(usize, bool, UserCredentials)> =
             futures::stream::iter(wanted.into_iter().map(|i| {
                 let acct = &snap.accounts[i];
                 let row = report_by_user.get(acct.name.as_str()).copied();
@@ -300,6 +329,7 @@ impl<'a> Collector<'a> {
                 async move {
                     (
                         i,
+                        trust_report,
                         self.user_credentials(&acct.name, row, trust_report).await,
                     )
                 }
@@ -309,19 +339,23 @@ impl<'a> Collector<'a> {
             .buffer_unordered(self.inst.concurrency.max(1))
             .collect()
             .await;
-        for (i, res) in results {
+        for (i, trusted, res) in results {
             let acct = &mut snap.accounts[i];
             match res {
                 Ok(creds) => {
+                    // A report IAM reused may predate a deleted password: when it is not
+                    // trusted, GetLoginProfile's answer replaces it.
+                    if !trusted {
+                        acct.credentials
+                            .retain(|c| c.resource_type != LOGIN_PROFILE);
+                    }
                     acct.credentials.extend(creds);
                     acct.detailed = true;
                 }
-                Err((what, error)) => snap.gaps.push(Gap {
-                    account_id: Some(acct.id.clone()),
-                    what,
-                    checks: vec![],
-                    error: error.redacted(),
-                }),
+                // Every check of this user: its credentials are not all known.
+                Err((what, error)) => snap
+                    .gaps
+                    .push(Gap::blocks(what, &[], error).for_account(acct.id.clone())),
             }
         }
         // Secrets Manager, per region: metadata and resource policies, never values. A region
@@ -335,382 +369,16 @@ impl<'a> Collector<'a> {
                     ));
                     snap.assets.extend(secrets);
                 }
-                Err(e) => snap.gaps.push(Gap {
-                    account_id: None,
-                    what: format!("Secrets Manager in {region}"),
-                    checks: vec!["aws_secretsmanager_secret_not_rotated".into()],
-                    error: e.redacted(),
-                }),
+                Err(e) => snap.gaps.push(Gap::blocks(
+                    format!("Secrets Manager in {region}"),
+                    &[SECRET_NOT_ROTATED],
+                    e,
+                )),
             }
         }
         snap.accounts.sort_by(|a, b| a.id.cmp(&b.id));
         snap.assets.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(snap)
-    }
-
-    /// Every secret of a region (ListSecrets, paginated), then each one's resource policy,
-    /// concurrently: a policy may let a leaver's user read a secret they never owned.
-    async fn secrets(&self, region: &str, owner_keys: &[String]) -> Result<Vec<Asset>, ProbeError> {
-        let conf = aws_sdk_secretsmanager::config::Builder::from(&self.base)
-            .region(aws_config::Region::new(region.to_string()))
-            .interceptor(self.guard.clone())
-            .build();
-        let sm = aws_sdk_secretsmanager::Client::from_conf(conf);
-        let mut entries = Vec::new();
-        let mut token: Option<String> = None;
-        let mut pages = 0u32;
-        loop {
-            let out = sm
-                .list_secrets()
-                .max_results(100)
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| sdk_err("ListSecrets", e))?;
-            entries.extend(out.secret_list().iter().cloned());
-            token = out.next_token().map(str::to_string);
-            pages += 1;
-            if token.is_none() {
-                break;
-            }
-            if pages >= 10_000 {
-                return Err(ProbeError::Unexpected(
-                    "ListSecrets: pagination does not end".into(),
-                ));
-            }
-        }
-        let sm = &sm;
-        // Owned ids into the stream: borrowed ones trip async-trait's Send inference.
-        let arns: Vec<String> = entries
-            .iter()
-            .map(|e| e.arn().unwrap_or_default().to_string())
-            .collect();
-        let policies: Vec<(usize, Option<String>)> = residual_probe::bounded(
-            self.inst.concurrency,
-            arns.into_iter().enumerate().map(|(i, id)| async move {
-                let out = sm
-                    .get_resource_policy()
-                    .secret_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("GetResourcePolicy", e))?;
-                Ok((i, out.resource_policy().map(str::to_string)))
-            }),
-        )
-        .await?;
-        let policy_of: HashMap<usize, Option<String>> = policies.into_iter().collect();
-        let mut out = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            let trusted = match policy_of.get(&i).cloned().flatten() {
-                Some(doc) => api::trusted_user_arns(
-                    &api::decode_policy(&doc).map_err(ProbeError::Unexpected)?,
-                ),
-                None => vec![],
-            };
-            let owner_refs = e
-                .tags()
-                .iter()
-                .filter_map(|t| {
-                    let k = t.key()?;
-                    let lk = k.to_ascii_lowercase();
-                    (owner_keys.contains(&lk) || IDENTITY_TAG_KEYS.contains(&lk.as_str())).then(
-                        || OwnerRef {
-                            key: k.to_string(),
-                            value: t.value().unwrap_or_default().to_string(),
-                        },
-                    )
-                })
-                .collect();
-            let mut attributes = BTreeMap::new();
-            attributes.insert("region".into(), region.to_string());
-            attributes.insert(
-                "rotation_enabled".into(),
-                e.rotation_enabled().unwrap_or(false).to_string(),
-            );
-            if let Some(t) = e.last_rotated_date() {
-                attributes.insert("last_rotated".into(), residual_probe::rfc3339(to_time(t)));
-            }
-            out.push(Asset {
-                id: e.arn().unwrap_or_default().to_string(),
-                resource_type: SECRET.into(),
-                name: e.name().unwrap_or_default().to_string(),
-                owner_refs,
-                trusted_principals: trusted,
-                created_at: e.created_date().map(to_time),
-                // The latest of a value change and a rotation is when the secret last changed.
-                last_changed_at: e
-                    .last_changed_date()
-                    .map(to_time)
-                    .max(e.last_rotated_date().map(to_time)),
-                last_used_at: e.last_accessed_date().map(to_time),
-                last_use_tracked: true,
-                readable_by_role: None,
-                attributes,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Generate (or reuse) and download the credential report. IAM answers STARTED or
-    /// INPROGRESS while it builds one; `ReportNotReady`/`ReportExpired` mean "generate again".
-    async fn credential_report(
-        &self,
-    ) -> Result<(Vec<api::ReportRow>, Option<OffsetDateTime>, bool), ProbeError> {
-        use aws_sdk_iam::operation::get_credential_report::GetCredentialReportError as E;
-        let mut delay = Duration::from_millis(250);
-        let mut started_new = false;
-        for _ in 0..40 {
-            let gen = self
-                .iam
-                .generate_credential_report()
-                .send()
-                .await
-                .map_err(|e| sdk_err("GenerateCredentialReport", e))?;
-            let complete = matches!(
-                gen.state(),
-                Some(aws_sdk_iam::types::ReportStateType::Complete)
-            );
-            if !complete {
-                started_new = true;
-            }
-            if complete {
-                match self.iam.get_credential_report().send().await {
-                    Ok(out) => {
-                        let content = out.content().ok_or_else(|| {
-                            ProbeError::Unexpected("credential report has no content".into())
-                        })?;
-                        let rows = api::parse_credential_report(content.as_ref())
-                            .map_err(ProbeError::Unexpected)?;
-                        return Ok((rows, out.generated_time().map(to_time), started_new));
-                    }
-                    Err(SdkError::ServiceError(ctx))
-                        if matches!(
-                            ctx.err(),
-                            E::CredentialReportNotReadyException(_)
-                                | E::CredentialReportExpiredException(_)
-                                | E::CredentialReportNotPresentException(_)
-                        ) => {}
-                    Err(e) => return Err(sdk_err("GetCredentialReport", e)),
-                }
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
-        Err(ProbeError::Timeout(
-            "credential report was not ready after 40 polls".into(),
-        ))
-    }
-
-    async fn authorization_details(&self) -> Result<Inventory, ProbeError> {
-        let mut inv = Inventory::default();
-        let mut marker: Option<String> = None;
-        let mut pages = 0;
-        loop {
-            let out = self
-                .iam
-                .get_account_authorization_details()
-                .filter(EntityType::User)
-                .filter(EntityType::Role)
-                .filter(EntityType::Group)
-                .filter(EntityType::LocalManagedPolicy)
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .map_err(|e| sdk_err("GetAccountAuthorizationDetails", e))?;
-            pages += 1;
-            inv.users.extend(out.user_detail_list().iter().cloned());
-            inv.roles.extend(out.role_detail_list().iter().cloned());
-            inv.groups.extend(out.group_detail_list().iter().cloned());
-            for p in out.policies() {
-                if let Some(arn) = p.arn() {
-                    let doc = p
-                        .policy_version_list()
-                        .iter()
-                        .find(|v| v.is_default_version())
-                        .and_then(|v| v.document());
-                    let power = match doc {
-                        Some(d) => api::admin_power(
-                            &api::decode_policy(d).map_err(ProbeError::Unexpected)?,
-                        ),
-                        None => None,
-                    };
-                    inv.policy_power.insert(arn.to_string(), power);
-                }
-            }
-            if out.is_truncated() {
-                marker = out.marker().map(str::to_string);
-                if marker.is_none() {
-                    return Err(ProbeError::Unexpected(
-                        "GetAccountAuthorizationDetails truncated without a marker".into(),
-                    ));
-                }
-                if pages > 10_000 {
-                    return Err(ProbeError::Unexpected("pagination does not end".into()));
-                }
-            } else {
-                break;
-            }
-        }
-        Ok(inv)
-    }
-
-    /// The credentials of one user that the inventory does not list. An error names the call.
-    async fn user_credentials(
-        &self,
-        user: &str,
-        row: Option<&api::ReportRow>,
-        trust_report: bool,
-    ) -> UserCredentials {
-        let mut creds = Vec::new();
-        let any_key = row.is_some_and(|r| r.access_keys.iter().any(|k| k.active));
-        if !trust_report || any_key {
-            self.access_keys(user, row, &mut creds).await?;
-        }
-        let any_cert = row.is_some_and(|r| r.certs_active.iter().any(|c| *c));
-        if !trust_report || any_cert {
-            let certs = all_pages!(
-                "ListSigningCertificates",
-                self.iam.list_signing_certificates().user_name(user),
-                certificates
-            );
-            for c in &certs {
-                creds.push(Credential {
-                    id: c.certificate_id().to_string(),
-                    resource_type: SIGNING_CERT.into(),
-                    name: None,
-                    active: c.status() == &StatusType::Active,
-                    created_at: c.upload_date().map(to_time),
-                    last_used_at: None,
-                    last_use_tracked: false,
-                    expires_at: None,
-                    attributes: BTreeMap::new(),
-                });
-            }
-        }
-        if !trust_report {
-            // The report may predate a login profile; ask IAM directly.
-            use aws_sdk_iam::operation::get_login_profile::GetLoginProfileError as E;
-            match self.iam.get_login_profile().user_name(user).send().await {
-                Ok(out) => {
-                    if let Some(p) = out.login_profile() {
-                        if !creds.iter().any(|c| c.resource_type == LOGIN_PROFILE) {
-                            creds.push(Credential {
-                                id: format!("{user}/login-profile"),
-                                resource_type: LOGIN_PROFILE.into(),
-                                name: Some("console password".into()),
-                                active: true,
-                                created_at: Some(to_time(p.create_date())),
-                                last_used_at: row.and_then(|r| r.password_last_used),
-                                last_use_tracked: row.is_some(),
-                                expires_at: None,
-                                attributes: BTreeMap::new(),
-                            });
-                        }
-                    }
-                }
-                Err(SdkError::ServiceError(ctx))
-                    if matches!(ctx.err(), E::NoSuchEntityException(_)) => {}
-                Err(e) => return Err(named("GetLoginProfile", e)),
-            }
-        }
-        let keys = all_pages!(
-            "ListSSHPublicKeys",
-            self.iam.list_ssh_public_keys().user_name(user),
-            ssh_public_keys
-        );
-        for k in &keys {
-            creds.push(Credential {
-                id: k.ssh_public_key_id().to_string(),
-                resource_type: SSH_KEY.into(),
-                name: None,
-                active: k.status() == &StatusType::Active,
-                created_at: Some(to_time(k.upload_date())),
-                last_used_at: None,
-                last_use_tracked: false,
-                expires_at: None,
-                attributes: BTreeMap::new(),
-            });
-        }
-        let service_creds = all_pages!(
-            "ListServiceSpecificCredentials",
-            self.iam.list_service_specific_credentials().user_name(user),
-            service_specific_credentials
-        );
-        for c in &service_creds {
-            let mut attributes = BTreeMap::new();
-            attributes.insert("service_name".into(), c.service_name().to_string());
-            creds.push(Credential {
-                id: c.service_specific_credential_id().to_string(),
-                resource_type: SERVICE_CREDENTIAL.into(),
-                name: Some(c.service_user_name().to_string()),
-                active: c.status() == &StatusType::Active,
-                created_at: Some(to_time(c.create_date())),
-                last_used_at: None,
-                last_use_tracked: false,
-                expires_at: None,
-                attributes,
-            });
-        }
-        Ok(creds)
-    }
-
-    async fn access_keys(
-        &self,
-        user: &str,
-        row: Option<&api::ReportRow>,
-        creds: &mut Vec<Credential>,
-    ) -> Result<(), (String, ProbeError)> {
-        let keys = all_pages!(
-            "ListAccessKeys",
-            self.iam.list_access_keys().user_name(user),
-            access_key_metadata
-        );
-        for k in &keys {
-            let id = k.access_key_id().unwrap_or_default().to_string();
-            let created = k.create_date().map(to_time);
-            let active = k.status() == Some(&StatusType::Active);
-            // Tie the key to its report slot by creation time (to the second); two keys made in
-            // the same second, or no report row, need GetAccessKeyLastUsed.
-            let slot_matches = |t: Option<OffsetDateTime>| {
-                t.is_some()
-                    && created.is_some()
-                    && t.map(|t| t.unix_timestamp()) == created.map(|c| c.unix_timestamp())
-            };
-            let slot = row.and_then(|r| {
-                let hits: Vec<&api::KeySlot> = r
-                    .access_keys
-                    .iter()
-                    .filter(|s| slot_matches(s.last_rotated))
-                    .collect();
-                (hits.len() == 1).then(|| hits[0].clone())
-            });
-            let last_used = match slot {
-                Some(s) => s.last_used,
-                None if active => self
-                    .iam
-                    .get_access_key_last_used()
-                    .access_key_id(&id)
-                    .send()
-                    .await
-                    .map_err(|e| named("GetAccessKeyLastUsed", e))?
-                    .access_key_last_used()
-                    .and_then(|l| l.last_used_date())
-                    .map(to_time),
-                None => None,
-            };
-            creds.push(Credential {
-                id,
-                resource_type: ACCESS_KEY.into(),
-                name: None,
-                active,
-                created_at: created,
-                last_used_at: last_used,
-                last_use_tracked: true,
-                expires_at: None,
-                attributes: BTreeMap::new(),
-            });
-        }
-        Ok(())
     }
 }
 
@@ -718,235 +386,6 @@ fn aws_credential_types_provider(
     p: aws_config::sts::AssumeRoleProvider,
 ) -> aws_credential_types::provider::SharedCredentialsProvider {
     aws_credential_types::provider::SharedCredentialsProvider::new(p)
-}
-
-/// A user's credentials, or the call that failed and why.
-type UserCredentials = Result<Vec<Credential>, (String, ProbeError)>;
-
-#[derive(Default)]
-struct Inventory {
-    users: Vec<aws_sdk_iam::types::UserDetail>,
-    roles: Vec<aws_sdk_iam::types::RoleDetail>,
-    groups: Vec<aws_sdk_iam::types::GroupDetail>,
-    /// Local managed policy ARN → why it is admin power (None: it is not).
-    policy_power: HashMap<String, Option<String>>,
-}
-
-impl Inventory {
-    fn managed_power(&self, arn: &str) -> Option<String> {
-        if api::aws_managed_admin(arn) {
-            return Some(arn.rsplit('/').next().unwrap_or(arn).to_string());
-        }
-        self.policy_power.get(arn).cloned().flatten()
-    }
-}
-
-fn user_account(
-    u: &aws_sdk_iam::types::UserDetail,
-    inv: &Inventory,
-    owner_keys: &[String],
-) -> Result<Account, ProbeError> {
-    let mut emails = Vec::new();
-    let mut owner_refs = Vec::new();
-    for t in u.tags() {
-        let k = t.key().to_ascii_lowercase();
-        if IDENTITY_TAG_KEYS.contains(&k.as_str()) {
-            emails.push(t.value().to_string());
-        } else if owner_keys.contains(&k) {
-            owner_refs.push(OwnerRef {
-                key: t.key().to_string(),
-                value: t.value().to_string(),
-            });
-        }
-    }
-    let mut privileges = Vec::new();
-    for p in u.user_policy_list() {
-        if let Some(why) =
-            policy("inline user policy", p.policy_document())?.and_then(|d| api::admin_power(&d))
-        {
-            privileges.push(format!(
-                "inline policy {}: {why}",
-                p.policy_name().unwrap_or("?")
-            ));
-        }
-    }
-    for p in u.attached_managed_policies() {
-        if let Some(why) = p.policy_arn().and_then(|a| inv.managed_power(a)) {
-            privileges.push(format!(
-                "managed policy {}: {why}",
-                p.policy_name().unwrap_or("?")
-            ));
-        }
-    }
-    for g in u.group_list() {
-        if let Some(gd) = inv.groups.iter().find(|gd| gd.group_name() == Some(g)) {
-            for p in gd.attached_managed_policies() {
-                if let Some(why) = p.policy_arn().and_then(|a| inv.managed_power(a)) {
-                    privileges.push(format!(
-                        "group {g}, managed policy {}: {why}",
-                        p.policy_name().unwrap_or("?")
-                    ));
-                }
-            }
-            for p in gd.group_policy_list() {
-                if let Some(why) = policy("inline group policy", p.policy_document())?
-                    .and_then(|d| api::admin_power(&d))
-                {
-                    privileges.push(format!(
-                        "group {g}, inline policy {}: {why}",
-                        p.policy_name().unwrap_or("?")
-                    ));
-                }
-            }
-        }
-    }
-    let mut attributes = BTreeMap::new();
-    if !u.group_list().is_empty() {
-        attributes.insert("groups".into(), u.group_list().join(";"));
-    }
-    let name = u.user_name().unwrap_or_default().to_string();
-    Ok(Account {
-        id: u.arn().unwrap_or_default().to_string(),
-        resource_type: USER.into(),
-        usernames: vec![name.clone()],
-        name,
-        emails,
-        external_ids: vec![],
-        owner_refs,
-        state: AccountState::Active,
-        role: None,
-        privileges,
-        created_at: u.create_date().map(to_time),
-        last_login_at: None,
-        credentials: vec![],
-        detailed: false,
-        attributes,
-    })
-}
-
-/// A policy document, decoded. One that cannot be read fails the inventory: skipping it would
-/// hide a trust or admin grant.
-fn policy(what: &str, doc: Option<&str>) -> Result<Option<serde_json::Value>, ProbeError> {
-    doc.map(|d| api::decode_policy(d).map_err(|e| ProbeError::Unexpected(format!("{what}: {e}"))))
-        .transpose()
-}
-
-fn login_profile(user: Option<&str>, row: &api::ReportRow) -> Credential {
-    Credential {
-        id: format!("{}/login-profile", user.unwrap_or_default()),
-        resource_type: LOGIN_PROFILE.into(),
-        name: Some("console password".into()),
-        active: true,
-        created_at: row.password_last_changed,
-        last_used_at: row.password_last_used,
-        last_use_tracked: true,
-        expires_at: None,
-        attributes: BTreeMap::new(),
-    }
-}
-
-fn role_asset(
-    r: &aws_sdk_iam::types::RoleDetail,
-    owner_keys: &[String],
-) -> Result<Asset, ProbeError> {
-    let owner_refs = r
-        .tags()
-        .iter()
-        .filter(|t| {
-            let k = t.key().to_ascii_lowercase();
-            owner_keys.contains(&k) || IDENTITY_TAG_KEYS.contains(&k.as_str())
-        })
-        .map(|t| OwnerRef {
-            key: t.key().to_string(),
-            value: t.value().to_string(),
-        })
-        .collect();
-    let trusted = policy("role trust policy", r.assume_role_policy_document())?
-        .map(|d| api::trusted_user_arns(&d))
-        .unwrap_or_default();
-    Ok(Asset {
-        id: r.arn().unwrap_or_default().to_string(),
-        resource_type: ROLE.into(),
-        name: r.role_name().unwrap_or_default().to_string(),
-        owner_refs,
-        trusted_principals: trusted,
-        created_at: r.create_date().map(to_time),
-        last_changed_at: None,
-        last_used_at: r
-            .role_last_used()
-            .and_then(|l| l.last_used_date())
-            .map(to_time),
-        last_use_tracked: true,
-        readable_by_role: None,
-        attributes: BTreeMap::new(),
-    })
-}
-
-fn to_time(t: &aws_smithy_types::DateTime) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(t.secs()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-fn named<E, R>(op: &str, e: SdkError<E, R>) -> (String, ProbeError)
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    (op.to_string(), sdk_err(op, e))
-}
-
-/// Classify an SDK error. Every class is an error: none becomes "nothing found".
-fn sdk_err<E, R>(op: &str, e: SdkError<E, R>) -> ProbeError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let msg = |detail: String| residual_probe::redact::redact(&format!("{op}: {detail}"));
-    match &e {
-        SdkError::TimeoutError(_) => ProbeError::Timeout(msg("no answer in time".into())),
-        SdkError::DispatchFailure(d) => {
-            if d.is_timeout() {
-                ProbeError::Timeout(msg("no answer in time".into()))
-            } else {
-                let detail: String = aws_smithy_types::error::display::DisplayErrorContext(&e)
-                    .to_string()
-                    .chars()
-                    .take(300)
-                    .collect();
-                ProbeError::Transport(msg(format!("could not reach the endpoint: {detail}")))
-            }
-        }
-        SdkError::ServiceError(ctx) => {
-            let code = ctx.err().code().unwrap_or("Unknown");
-            let text = ctx.err().message().unwrap_or("");
-            let detail = format!("{code}: {text}");
-            match code {
-                "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => {
-                    ProbeError::Throttled(msg(detail))
-                }
-                "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
-                    ProbeError::Permission(msg(detail))
-                }
-                "InvalidClientTokenId"
-                | "ExpiredToken"
-                | "ExpiredTokenException"
-                | "SignatureDoesNotMatch"
-                | "UnrecognizedClientException"
-                | "InvalidAccessKeyId" => ProbeError::Auth(msg(detail)),
-                _ if code.contains("ServiceFailure") || code.contains("InternalFailure") => {
-                    ProbeError::Server(msg(detail))
-                }
-                _ => ProbeError::Unexpected(msg(detail)),
-            }
-        }
-        SdkError::ResponseError(_) => {
-            ProbeError::Unexpected(msg("response could not be parsed".into()))
-        }
-        SdkError::ConstructionFailure(_) => ProbeError::Config(msg(format!(
-            "request could not be built: {}",
-            aws_smithy_types::error::display::DisplayErrorContext(&e)
-        ))),
-        _ => ProbeError::Unexpected(msg("unknown SDK error".into())),
-    }
 }
 
 /// The AWS probe for one `[[aws]]` table.

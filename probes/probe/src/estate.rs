@@ -122,17 +122,60 @@ pub enum CollectStatus {
 }
 
 /// Something the probe could not read. With `account_id`, it concerns that account only (its
-/// matched leaver is `error`); without, it concerns every leaver of the instance.
+/// matched leaver); without, it concerns every leaver of the instance.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Gap {
     #[serde(default)]
     pub account_id: Option<String>,
     /// What was not read, in words (`ListSSHPublicKeys`, `credential authorizations`).
     pub what: String,
-    /// The checks that could not be evaluated because of it.
+    /// The catalogue checks it concerns (empty: every check of the system).
     #[serde(default)]
     pub checks: Vec<String>,
+    /// What the evaluator does about it.
+    #[serde(default)]
+    pub effect: GapEffect,
     pub error: ProbeError,
+}
+
+/// How a gap limits what the evaluation can say.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GapEffect {
+    /// The checks could not be evaluated: the leaver × instance is `error`, never clean.
+    #[default]
+    Blocks,
+    /// The checks were evaluated, but something that decides their severity escalation was
+    /// not read: their findings are raised to critical and say why, and the scan is
+    /// incomplete. Severity never drops silently.
+    Severity,
+}
+
+impl Gap {
+    /// The named checks could not be evaluated.
+    pub fn blocks(what: impl Into<String>, checks: &[crate::CheckId], error: ProbeError) -> Gap {
+        Gap {
+            account_id: None,
+            what: what.into(),
+            checks: checks.iter().map(|c| c.0.to_string()).collect(),
+            effect: GapEffect::Blocks,
+            error: error.redacted(),
+        }
+    }
+
+    /// The named checks' severity escalation could not be decided.
+    pub fn severity(what: impl Into<String>, checks: &[crate::CheckId], error: ProbeError) -> Gap {
+        Gap {
+            effect: GapEffect::Severity,
+            ..Gap::blocks(what, checks, error)
+        }
+    }
+
+    /// The same gap, for one account only.
+    pub fn for_account(mut self, id: impl Into<String>) -> Gap {
+        self.account_id = Some(id.into());
+        self
+    }
 }
 
 /// A login identity in a system: an IAM user, an org member, a CRM user, a SCIM user.

@@ -45,6 +45,21 @@ impl Default for HttpPolicy {
     }
 }
 
+impl HttpPolicy {
+    /// Short timeouts and few, quick retries: what probe tests against a local mock use.
+    pub fn for_tests() -> Self {
+        HttpPolicy {
+            connect_timeout: Duration::from_secs(2),
+            read_timeout: Duration::from_millis(700),
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            max_rate_wait: Duration::from_secs(2),
+            ..Default::default()
+        }
+    }
+}
+
 /// The latest rate-limit headers seen, for pacing and for the manifest.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RateState {

@@ -7,21 +7,35 @@
 //! read comes back with [`CollectStatus::Failed`], and anything it could not read for one
 //! account is a [`Gap`] naming that account.
 
+pub mod config;
+pub mod demo;
 pub mod estate;
 pub mod http;
 pub mod redact;
+pub mod system;
 
 pub use estate::*;
+pub use system::System;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// What a probe needs to know about the scan: who to look for, so it can make targeted calls
-/// for the accounts that matter only after the inventory is in.
-#[derive(Debug, Clone, Default)]
-pub struct ScanContext {
-    /// Requests in flight across the probe, at most.
-    pub concurrency: usize,
+/// A check id from a system's catalogue, named in code (a gap's checks). Each crate defines
+/// its ids as constants and lists them in [`System::check_ids`], which the core validates
+/// against the catalogue at startup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CheckId(pub &'static str);
+
+impl CheckId {
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
 }
 
 /// Decides which inventory accounts deserve the targeted (per-account) calls. The `residual`
@@ -152,4 +166,21 @@ pub trait Probe: Send + Sync {
     fn label(&self) -> String;
     /// Read the system. Never fails: errors are inside the snapshot (status and gaps).
     async fn collect(&self, filter: &dyn AccountFilter) -> SystemSnapshot;
+}
+
+/// A filter for probe tests and benchmarks: wants every account (or none), and offers fixed
+/// candidates to look up.
+#[derive(Debug, Clone, Default)]
+pub struct FixedFilter {
+    pub wants_all: bool,
+    pub candidates: Candidates,
+}
+
+impl AccountFilter for FixedFilter {
+    fn wants(&self, _: &Account) -> bool {
+        self.wants_all
+    }
+    fn candidates(&self, _: &str) -> Candidates {
+        self.candidates.clone()
+    }
 }

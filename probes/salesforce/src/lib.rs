@@ -11,21 +11,63 @@
 //! `INVALID_SESSION_ID` and `REQUEST_LIMIT_EXCEEDED` are named errors. With the OAuth 2.0
 //! client-credentials flow an expired session is renewed once and the query retried.
 
+pub mod api;
+mod config;
+mod demo;
+#[cfg(test)]
+mod mock_tests;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use residual_probe::config::{ConfigCtx, ConfigError};
 use residual_probe::http::{encode, Http, HttpPolicy, Method, Reply, Request};
 use residual_probe::{
-    Account, AccountFilter, AccountState, Credential, Gap, ProbeError, SystemSnapshot,
+    Account, AccountFilter, AccountState, CheckId, Credential, Gap, Probe, ProbeError,
+    SystemSnapshot,
 };
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 pub const SYSTEM: &str = "salesforce";
-pub const CHECKS: &str = include_str!("../checks.toml");
 pub const USER: &str = "salesforce_user";
 pub const OAUTH_TOKEN: &str = "salesforce_oauth_token";
+
+/// The catalogue's checks, as code names them.
+pub const USER_ACTIVE: CheckId = CheckId("salesforce_user_active");
+pub const OAUTH_TOKEN_VALID: CheckId = CheckId("salesforce_oauth_token_valid");
+pub const LOGIN_AFTER_DEPARTURE: CheckId = CheckId("salesforce_login_after_departure");
+
+/// The Salesforce system, for the registry.
+pub struct Salesforce;
+
+impl residual_probe::System for Salesforce {
+    fn name(&self) -> &'static str {
+        SYSTEM
+    }
+    fn title(&self) -> &'static str {
+        "Salesforce"
+    }
+    fn catalogue(&self) -> &'static str {
+        include_str!("../checks.toml")
+    }
+    fn check_ids(&self) -> &'static [CheckId] {
+        &[USER_ACTIVE, OAUTH_TOKEN_VALID, LOGIN_AFTER_DEPARTURE]
+    }
+    fn handle_columns(&self) -> &'static [&'static str] {
+        &["salesforce_username", "sfdc_username", "salesforce_user"]
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        residual_probe::config::field_names::<config::RawSalesforce>()
+    }
+    fn configure(&self, cx: &ConfigCtx) -> Result<Vec<Box<dyn Probe>>, ConfigError> {
+        config::configure(cx)
+    }
+    fn demo(&self) -> Vec<SystemSnapshot> {
+        demo::demo()
+    }
+}
 
 /// Ids per `IN (…)` clause: 300 × ~21 bytes stays far below the 16,384-byte URI limit.
 pub const ID_BATCH: usize = 300;
@@ -97,22 +139,20 @@ fn bad(e: String) -> ProbeError {
     ProbeError::Unexpected(e)
 }
 
-/// Salesforce errors are `[{"message", "errorCode"}]`.
+/// Salesforce errors are `[{"message", "errorCode"}]` (a single object on some endpoints).
 fn error_code(r: &Reply) -> (String, String) {
-    let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-    let first = v.as_array().and_then(|a| a.first()).cloned().unwrap_or(v);
-    let code = first
-        .get("errorCode")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let msg = first
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("")
+    let first = serde_json::from_slice::<Vec<api::ApiError>>(&r.body)
+        .ok()
+        .and_then(|v| v.into_iter().next())
+        .or_else(|| serde_json::from_slice::<api::ApiError>(&r.body).ok())
+        .unwrap_or_default();
+    let code = first.error_code.unwrap_or_default();
+    let msg: String = first
+        .message
+        .unwrap_or_default()
         .chars()
         .take(200)
-        .collect::<String>();
+        .collect();
     (code, residual_probe::redact::redact(&msg))
 }
 
@@ -133,8 +173,8 @@ fn classify(what: &str, r: &Reply) -> ProbeError {
 }
 
 /// Salesforce datetimes: `2026-11-20T09:15:00.000+0000`.
-fn sf_time(v: Option<&Value>) -> Result<Option<OffsetDateTime>, ProbeError> {
-    let Some(s) = v.and_then(Value::as_str) else {
+fn sf_time(v: Option<&str>) -> Result<Option<OffsetDateTime>, ProbeError> {
+    let Some(s) = v else {
         return Ok(None);
     };
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond][offset_hour sign:mandatory][offset_minute]");
@@ -157,8 +197,9 @@ fn soql_time(t: OffsetDateTime) -> String {
     )
 }
 
-fn str_of<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
-    v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
+/// A non-empty optional string.
+fn present(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
 }
 
 impl Collector<'_> {
@@ -185,19 +226,21 @@ impl Collector<'_> {
                 req.body = Some(body.into_bytes());
                 let r = self.http.send(&req).await?;
                 if r.status != 200 {
-                    let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-                    let e = str_of(&v, "error").unwrap_or("?");
+                    let v: api::TokenResponse = serde_json::from_slice(&r.body).unwrap_or_default();
+                    let e = present(&v.error).unwrap_or("?");
+                    let e =
+                        residual_probe::redact::redact(&e.chars().take(100).collect::<String>());
                     return Err(ProbeError::Auth(format!("{path}: HTTP {} {e}", r.status)));
                 }
-                let v: Value = r.json(path)?;
-                let token = str_of(&v, "access_token")
+                let v: api::TokenResponse = r.json(path)?;
+                let token = present(&v.access_token)
                     .ok_or_else(|| bad(format!("{path}: no access_token")))?;
                 residual_probe::redact::register(token);
                 *self.token.lock().unwrap_or_else(|e| e.into_inner()) =
                     Some(SecretString::from(token.to_string()));
                 Ok(format!(
                     "client credentials ({})",
-                    str_of(&v, "id").unwrap_or("connected app")
+                    present(&v.id).unwrap_or("connected app")
                 ))
             }
         }
@@ -216,7 +259,11 @@ impl Collector<'_> {
 
     /// Every record of a SOQL query, following `nextRecordsUrl` until `done`. An expired
     /// session under client credentials is renewed once.
-    async fn query(&self, soql: &str, what: &str) -> Result<Vec<Value>, ProbeError> {
+    async fn query<T: DeserializeOwned>(
+        &self,
+        soql: &str,
+        what: &str,
+    ) -> Result<Vec<T>, ProbeError> {
         let v = &self.inst.api_version;
         let mut next = Some(format!("/services/data/{v}/query?q={}", encode(soql)));
         let mut out = Vec::new();
@@ -236,18 +283,10 @@ impl Collector<'_> {
             if r.status != 200 {
                 return Err(classify(what, &r));
             }
-            let page: Value = r.json(what)?;
-            let records = page
-                .get("records")
-                .and_then(Value::as_array)
-                .ok_or_else(|| bad(format!("{what}: no records array")))?;
-            out.extend(records.iter().cloned());
-            let done = page
-                .get("done")
-                .and_then(Value::as_bool)
-                .ok_or_else(|| bad(format!("{what}: no done flag")))?;
-            if !done {
-                let n = str_of(&page, "nextRecordsUrl")
+            let page: api::QueryResponse<T> = r.json(what)?;
+            out.extend(page.records);
+            if !page.done {
+                let n = present(&page.next_records_url)
                     .ok_or_else(|| bad(format!("{what}: not done but no nextRecordsUrl")))?;
                 next = Some(n.to_string());
             }
@@ -262,13 +301,13 @@ impl Collector<'_> {
     /// The same query per batch of user ids. With `cap`, a batch whose answer reaches the cap
     /// may be truncated: it is halved and queried again, down to one user (whose answer at the
     /// cap is an error, never a short list).
-    async fn per_users(
+    async fn per_users<T: DeserializeOwned>(
         &self,
         ids: &[String],
         what: &str,
         cap: Option<usize>,
         build: impl Fn(&str) -> String,
-    ) -> Result<Vec<Value>, ProbeError> {
+    ) -> Result<Vec<T>, ProbeError> {
         let mut out = Vec::new();
         let mut work: Vec<&[String]> = ids.chunks(ID_BATCH).rev().collect();
         while let Some(chunk) = work.pop() {
@@ -276,7 +315,7 @@ impl Collector<'_> {
                 .iter()
                 .map(|i| format!("'{}'", i.replace('\'', "")))
                 .collect();
-            let rows = self.query(&build(&list.join(",")), what).await?;
+            let rows: Vec<T> = self.query(&build(&list.join(",")), what).await?;
             match cap {
                 Some(c) if rows.len() >= c && chunk.len() > 1 => {
                     let (a, b) = chunk.split_at(chunk.len() / 2);
@@ -300,7 +339,7 @@ impl Collector<'_> {
         let mut snap = SystemSnapshot::new(SYSTEM, &label(self.inst), Some(who));
         // A running user without "View All Users" sees only the users sharing rules show it,
         // with `done: true`: the inventory would look complete and be short. Refuse instead.
-        let perms = self
+        let perms: Vec<api::UserPermissionAccess> = self
             .query(
                 "SELECT PermissionsViewAllUsers, PermissionsManageUsers FROM UserPermissionAccess",
                 "UserPermissionAccess",
@@ -309,48 +348,50 @@ impl Collector<'_> {
         let p = perms
             .first()
             .ok_or_else(|| bad("UserPermissionAccess: no row for the running user".into()))?;
-        for (flag, why) in [
-            ("PermissionsViewAllUsers", "every user"),
-            ("PermissionsManageUsers", "OAuth tokens and login history"),
+        for (flag, value, why) in [
+            ("ViewAllUsers", p.permissions_view_all_users, "every user"),
+            (
+                "ManageUsers",
+                p.permissions_manage_users,
+                "OAuth tokens and login history",
+            ),
         ] {
-            if p.get(flag).and_then(Value::as_bool) != Some(true) {
+            if value != Some(true) {
                 return Err(ProbeError::Permission(format!(
-                    "the running user lacks {} ({why} would be partly invisible)",
-                    flag.trim_start_matches("Permissions")
+                    "the running user lacks {flag} ({why} would be partly invisible)"
                 )));
             }
         }
-        let users = self
+        let users: Vec<api::User> = self
             .query("SELECT Id, Username, Email, FederationIdentifier, IsActive, LastLoginDate, Name, UserType, Profile.Name FROM User", "User")
             .await?;
         snap.accounts_enumerated = users.len() as u64;
         let mut accounts: Vec<Account> = Vec::with_capacity(users.len());
         for u in &users {
-            let id = str_of(u, "Id")
-                .ok_or_else(|| bad("User without Id".into()))?
-                .to_string();
-            let username = str_of(u, "Username").unwrap_or_default().to_string();
+            if u.id.is_empty() {
+                return Err(bad("User without Id".into()));
+            }
+            let id = u.id.clone();
+            let username = present(&u.username).unwrap_or_default().to_string();
             let mut emails: Vec<String> =
-                str_of(u, "Email").into_iter().map(str::to_string).collect();
-            let fed = str_of(u, "FederationIdentifier").map(str::to_string);
+                present(&u.email).into_iter().map(str::to_string).collect();
+            let fed = present(&u.federation_identifier).map(str::to_string);
             if let Some(f) = fed.as_ref().filter(|f| f.contains('@')) {
                 emails.push(f.clone());
             }
             let profile = u
-                .get("Profile")
-                .and_then(|p| str_of(p, "Name"))
+                .profile
+                .as_ref()
+                .and_then(|p| present(&p.name))
                 .map(str::to_string);
             let mut attributes = BTreeMap::new();
             if let Some(p) = &profile {
                 attributes.insert("profile".into(), p.clone());
             }
-            if let Some(t) = str_of(u, "UserType") {
+            if let Some(t) = present(&u.user_type) {
                 attributes.insert("user_type".into(), t.to_string());
             }
-            let active = u
-                .get("IsActive")
-                .and_then(Value::as_bool)
-                .ok_or_else(|| bad(format!("User {id}: no IsActive")))?;
+            let active = u.is_active;
             accounts.push(Account {
                 id,
                 resource_type: USER.into(),
@@ -371,7 +412,7 @@ impl Collector<'_> {
                     .map(|p| format!("profile {p}"))
                     .collect(),
                 created_at: None,
-                last_login_at: sf_time(u.get("LastLoginDate"))?,
+                last_login_at: sf_time(present(&u.last_login_date))?,
                 credentials: vec![],
                 detailed: false,
                 attributes,
@@ -398,23 +439,20 @@ impl Collector<'_> {
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
             snap.history_since = Some(since);
             let (frozen, tokens, logins, perms) = futures::join!(
-                self.per_users(&ids, "UserLogin", None, |l| format!("SELECT Id, UserId, IsFrozen FROM UserLogin WHERE UserId IN ({l})")),
-                self.per_users(&ids, "OauthToken", Some(OAUTH_TOKEN_CAP), |l| format!("SELECT Id, AppName, UserId, CreatedDate, LastUsedDate, UseCount FROM OauthToken WHERE UserId IN ({l})")),
-                self.per_users(&ids, "LoginHistory", None, |l| format!(
+                self.per_users::<api::UserLogin>(&ids, "UserLogin", None, |l| format!("SELECT Id, UserId, IsFrozen FROM UserLogin WHERE UserId IN ({l})")),
+                self.per_users::<api::OauthToken>(&ids, "OauthToken", Some(OAUTH_TOKEN_CAP), |l| format!("SELECT Id, AppName, UserId, CreatedDate, LastUsedDate, UseCount FROM OauthToken WHERE UserId IN ({l})")),
+                self.per_users::<api::LoginHistory>(&ids, "LoginHistory", None, |l| format!(
                     "SELECT Id, UserId, LoginTime, Status, LoginType, SourceIp, Application FROM LoginHistory WHERE UserId IN ({l}) AND Status = 'Success' AND LoginTime >= {}",
                     soql_time(since)
                 )),
-                self.per_users(&ids, "PermissionSetAssignment", None, |l| format!(
+                self.per_users::<api::PermissionSetAssignment>(&ids, "PermissionSetAssignment", None, |l| format!(
                     "SELECT Id, AssigneeId, PermissionSet.Name, PermissionSet.IsOwnedByProfile, PermissionSet.PermissionsModifyAllData, PermissionSet.PermissionsViewAllData FROM PermissionSetAssignment WHERE AssigneeId IN ({l})"
                 )),
             );
             // Frozen state decides whether an active user can log in: without it the scan
             // cannot tell residual from licence waste, so its failure fails the instance.
             for r in frozen? {
-                if let (Some(uid), Some(true)) = (
-                    str_of(&r, "UserId"),
-                    r.get("IsFrozen").and_then(Value::as_bool),
-                ) {
+                if let (Some(uid), Some(true)) = (present(&r.user_id), r.is_frozen) {
                     if let Some(&i) = index.get(uid) {
                         if accounts[i].state == AccountState::Active {
                             accounts[i].state = AccountState::Frozen;
@@ -425,46 +463,43 @@ impl Collector<'_> {
             match tokens {
                 Ok(list) => {
                     for t in list {
-                        let Some(&i) = str_of(&t, "UserId").and_then(|u| index.get(u)) else {
+                        let Some(&i) = present(&t.user_id).and_then(|u| index.get(u)) else {
                             continue;
                         };
                         let mut attributes = BTreeMap::new();
-                        if let Some(n) = t.get("UseCount").and_then(Value::as_i64) {
+                        if let Some(n) = t.use_count {
                             attributes.insert("use_count".into(), n.to_string());
                         }
                         accounts[i].credentials.push(Credential {
-                            id: str_of(&t, "Id").unwrap_or_default().to_string(),
+                            id: t.id.clone(),
                             resource_type: OAUTH_TOKEN.into(),
-                            name: str_of(&t, "AppName").map(str::to_string),
+                            name: present(&t.app_name).map(str::to_string),
                             active: true,
-                            created_at: sf_time(t.get("CreatedDate"))?,
-                            last_used_at: sf_time(t.get("LastUsedDate"))?,
+                            created_at: sf_time(present(&t.created_date))?,
+                            last_used_at: sf_time(present(&t.last_used_date))?,
                             last_use_tracked: true,
                             expires_at: None,
                             attributes,
                         });
                     }
                 }
-                Err(e) => snap.gaps.push(Gap {
-                    account_id: None,
-                    what: "OauthToken".into(),
-                    checks: vec!["salesforce_oauth_token_valid".into()],
-                    error: e.redacted(),
-                }),
+                Err(e) => snap
+                    .gaps
+                    .push(Gap::blocks("OauthToken", &[OAUTH_TOKEN_VALID], e)),
             }
             match logins {
                 Ok(list) => {
                     for l in list {
-                        let Some(&i) = str_of(&l, "UserId").and_then(|u| index.get(u)) else {
+                        let Some(&i) = present(&l.user_id).and_then(|u| index.get(u)) else {
                             continue;
                         };
-                        let t = sf_time(l.get("LoginTime"))?;
+                        let t = sf_time(present(&l.login_time))?;
                         if t > accounts[i].last_login_at {
                             accounts[i].last_login_at = t;
                             let src = [
-                                str_of(&l, "LoginType"),
-                                str_of(&l, "Application"),
-                                str_of(&l, "SourceIp"),
+                                present(&l.login_type),
+                                present(&l.application),
+                                present(&l.source_ip),
                             ];
                             accounts[i].attributes.insert(
                                 "last_login_source".into(),
@@ -473,33 +508,40 @@ impl Collector<'_> {
                         }
                     }
                 }
-                Err(e) => snap.gaps.push(Gap {
-                    account_id: None,
-                    what: "LoginHistory".into(),
-                    checks: vec!["salesforce_login_after_departure".into()],
-                    error: e.redacted(),
-                }),
+                Err(e) => snap
+                    .gaps
+                    .push(Gap::blocks("LoginHistory", &[LOGIN_AFTER_DEPARTURE], e)),
             }
             match perms {
                 Ok(list) => {
                     for p in list {
-                        let Some(&i) = str_of(&p, "AssigneeId").and_then(|u| index.get(u)) else {
+                        let Some(&i) = present(&p.assignee_id).and_then(|u| index.get(u)) else {
                             continue;
                         };
-                        let Some(ps) = p.get("PermissionSet") else {
+                        let Some(ps) = p.permission_set else {
                             continue;
                         };
-                        if ps.get("IsOwnedByProfile").and_then(Value::as_bool) == Some(true) {
-                            continue;
-                        }
-                        let name = str_of(ps, "Name").unwrap_or("?");
-                        for flag in ["PermissionsModifyAllData", "PermissionsViewAllData"] {
-                            if ps.get(flag).and_then(Value::as_bool) == Some(true) {
-                                accounts[i].privileges.push(format!(
-                                    "permission set {name}: {}",
-                                    flag.trim_start_matches("Permissions")
-                                ));
+                        let name = present(&ps.name).unwrap_or("?");
+                        // A profile's own permission set carries the profile's permissions: a
+                        // custom profile with Modify All Data is admin power whatever its name.
+                        let by_profile = ps.is_owned_by_profile == Some(true);
+                        let owner = if by_profile {
+                            "profile-owned permission set"
+                        } else {
+                            "permission set"
+                        };
+                        for (flag, value) in [
+                            ("ModifyAllData", ps.permissions_modify_all_data),
+                            ("ViewAllData", ps.permissions_view_all_data),
+                        ] {
+                            if value == Some(true) {
+                                accounts[i]
+                                    .privileges
+                                    .push(format!("{owner} {name}: {flag}"));
                             }
+                        }
+                        if by_profile {
+                            continue;
                         }
                         let sets = accounts[i]
                             .attributes
@@ -511,9 +553,13 @@ impl Collector<'_> {
                         sets.push_str(name);
                     }
                 }
-                Err(e) => snap
-                    .notes
-                    .push(format!("permission sets not read (evidence only): {e}")),
+                // Permission sets decide whether an active user is privileged (critical): not
+                // reading them must not leave the lower severity standing unremarked.
+                Err(e) => snap.gaps.push(Gap::severity(
+                    "PermissionSetAssignment (admin power)",
+                    &[USER_ACTIVE],
+                    e,
+                )),
             }
             for &i in &wanted {
                 accounts[i].detailed = true;
@@ -538,10 +584,10 @@ impl Collector<'_> {
 mod tests {
     #[test]
     fn salesforce_times() {
-        let t = super::sf_time(Some(&serde_json::json!("2026-11-20T09:15:00.000+0000")))
+        let t = super::sf_time(Some("2026-11-20T09:15:00.000+0000"))
             .unwrap()
             .unwrap();
         assert_eq!(super::soql_time(t), "2026-11-20T09:15:00Z");
-        assert!(super::sf_time(Some(&serde_json::json!("yesterday"))).is_err());
+        assert!(super::sf_time(Some("yesterday")).is_err());
     }
 }

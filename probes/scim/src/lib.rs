@@ -7,17 +7,54 @@
 //! the first page. The cheaper wins; a server that rejects filters (`invalidFilter`) is
 //! listed instead. SCIM error bodies become named errors.
 
+pub mod api;
+mod config;
+mod demo;
+#[cfg(test)]
+mod mock_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 
+use residual_probe::config::{ConfigCtx, ConfigError};
 use residual_probe::http::{encode, Http, HttpPolicy, Reply, Request};
-use residual_probe::{Account, AccountFilter, AccountState, ProbeError, SystemSnapshot};
+use residual_probe::{
+    Account, AccountFilter, AccountState, CheckId, Probe, ProbeError, SystemSnapshot,
+};
 use secrecy::SecretString;
-use serde_json::Value;
 
 pub const SYSTEM: &str = "scim";
-pub const CHECKS: &str = include_str!("../checks.toml");
 pub const USER: &str = "scim_user";
 const PAGE: u64 = 100;
+
+/// The catalogue's checks, as code names them.
+pub const USER_ACTIVE: CheckId = CheckId("scim_user_active");
+
+/// The SCIM system, for the registry.
+pub struct Scim;
+
+impl residual_probe::System for Scim {
+    fn name(&self) -> &'static str {
+        SYSTEM
+    }
+    fn title(&self) -> &'static str {
+        "SCIM 2.0 apps"
+    }
+    fn catalogue(&self) -> &'static str {
+        include_str!("../checks.toml")
+    }
+    fn check_ids(&self) -> &'static [CheckId] {
+        &[USER_ACTIVE]
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        residual_probe::config::field_names::<config::RawScim>()
+    }
+    fn configure(&self, cx: &ConfigCtx) -> Result<Vec<Box<dyn Probe>>, ConfigError> {
+        config::configure(cx)
+    }
+    fn demo(&self) -> Vec<SystemSnapshot> {
+        demo::demo()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ScimInstance {
@@ -66,17 +103,15 @@ fn bad(e: String) -> ProbeError {
     ProbeError::Unexpected(e)
 }
 
+fn error_body(r: &Reply) -> api::Error {
+    serde_json::from_slice(&r.body).unwrap_or_default()
+}
+
 /// A SCIM error (`urn:ietf:params:scim:api:messages:2.0:Error`): status, scimType, detail.
 fn classify(what: &str, r: &Reply) -> ProbeError {
-    let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-    let scim_type = v.get("scimType").and_then(Value::as_str).unwrap_or("");
-    let detail: String = v
-        .get("detail")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .chars()
-        .take(200)
-        .collect();
+    let e = error_body(r);
+    let scim_type = e.scim_type.unwrap_or_default();
+    let detail: String = e.detail.unwrap_or_default().chars().take(200).collect();
     let detail = residual_probe::redact::redact(&detail);
     match r.status {
         401 => ProbeError::Auth(format!("{what}: HTTP 401 {detail}")),
@@ -86,10 +121,9 @@ fn classify(what: &str, r: &Reply) -> ProbeError {
 }
 
 fn is_filter_rejection(r: &Reply) -> bool {
-    let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
     matches!(r.status, 400 | 501)
         && matches!(
-            v.get("scimType").and_then(Value::as_str),
+            error_body(r).scim_type.as_deref(),
             Some("invalidFilter") | None
         )
 }
@@ -99,46 +133,30 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-fn user_account(u: &Value) -> Result<Account, ProbeError> {
-    let id = u
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("a SCIM user without id".into()))?;
-    let user_name = u
-        .get("userName")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+fn user_account(u: &api::User) -> Account {
+    let user_name = u.user_name.clone().unwrap_or_default();
     let emails: Vec<String> = u
-        .get("emails")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e.get("value").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+        .emails
+        .iter()
+        .flatten()
+        .filter_map(|e| e.value.clone())
+        .collect();
     // RFC 7643: `active` is optional. Only an explicit false is deprovisioning.
-    let state = match u.get("active").and_then(Value::as_bool) {
+    let state = match u.active {
         Some(false) => AccountState::Disabled,
         _ => AccountState::Active,
     };
     let mut attributes = BTreeMap::new();
-    if u.get("active").is_none() {
+    if u.active.is_none() {
         attributes.insert("active".into(), "absent (treated as active)".into());
     }
-    Ok(Account {
-        id: id.to_string(),
+    Account {
+        id: u.id.clone(),
         resource_type: USER.into(),
         name: user_name.clone(),
         usernames: vec![user_name],
         emails,
-        external_ids: u
-            .get("externalId")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .into_iter()
-            .collect(),
+        external_ids: u.external_id.iter().cloned().collect(),
         owner_refs: vec![],
         state,
         role: None,
@@ -148,7 +166,7 @@ fn user_account(u: &Value) -> Result<Account, ProbeError> {
         credentials: vec![],
         detailed: true,
         attributes,
-    })
+    }
 }
 
 impl Collector<'_> {
@@ -160,33 +178,16 @@ impl Collector<'_> {
     }
 
     /// One `ListResponse` page: (resources, totalResults).
-    fn page(r: &Reply) -> Result<(Vec<Value>, u64), ProbeError> {
-        let v: Value = r.json("/Users")?;
-        let total = v
-            .get("totalResults")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| bad("/Users: ListResponse without totalResults".into()))?;
-        let resources = match v.get("Resources") {
-            Some(Value::Array(a)) => a.clone(),
-            None | Some(Value::Null) => Vec::new(),
-            Some(_) => return Err(bad("/Users: Resources is not an array".into())),
-        };
-        Ok((resources, total))
+    fn page(r: &Reply) -> Result<(Vec<api::User>, u64), ProbeError> {
+        let v: api::ListResponse = r.json("/Users ListResponse")?;
+        Ok((v.resources.unwrap_or_default(), v.total_results))
     }
 
     /// Every user, page by page. The pages must add up: a server that ignores `startIndex`
     /// (answering page one again) or miscounts `totalResults` is an error, not a short list.
-    async fn list_all(&self, first: (Vec<Value>, u64)) -> Result<Vec<Value>, ProbeError> {
+    async fn list_all(&self, first: (Vec<api::User>, u64)) -> Result<Vec<api::User>, ProbeError> {
         let (mut users, total) = first;
-        let mut ids: BTreeSet<String> = BTreeSet::new();
-        for u in &users {
-            ids.insert(
-                u.get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            );
-        }
+        let mut ids: BTreeSet<String> = users.iter().map(|u| u.id.clone()).collect();
         while (users.len() as u64) < total {
             let start = users.len() as u64 + 1;
             let r = self
@@ -202,8 +203,8 @@ impl Collector<'_> {
                 )));
             }
             for u in &page {
-                let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
-                if !ids.insert(id.to_string()) {
+                let id = &u.id;
+                if !ids.insert(id.clone()) {
                     return Err(bad(format!(
                         "/Users: user {id} came back again at startIndex {start}: the server does not page"
                     )));
@@ -289,7 +290,7 @@ impl Collector<'_> {
         // Filter lookups can return one user for several filters; listing cannot repeat.
         let mut seen = BTreeSet::new();
         for u in &users {
-            let a = user_account(u)?;
+            let a = user_account(u);
             if seen.insert(a.id.clone()) {
                 snap.accounts.push(a);
             }
@@ -299,9 +300,12 @@ impl Collector<'_> {
     }
 
     /// Filter lookups, concurrently. `Err(None)`: the server does not filter (list instead).
-    async fn lookups(&self, filters: &BTreeSet<String>) -> Result<Vec<Value>, Option<ProbeError>> {
+    async fn lookups(
+        &self,
+        filters: &BTreeSet<String>,
+    ) -> Result<Vec<api::User>, Option<ProbeError>> {
         // Owned values into the stream: borrowed ones trip async-trait's Send inference.
-        let results: Vec<Vec<Value>> = residual_probe::bounded(
+        let results: Vec<Vec<api::User>> = residual_probe::bounded(
             self.inst.concurrency,
             filters.iter().cloned().map(|f| async move {
                 let r = self
@@ -337,11 +341,12 @@ mod tests {
 
     #[test]
     fn absent_active_is_active() {
-        let a = super::user_account(&serde_json::json!({"id": "1", "userName": "x"})).unwrap();
+        let u = |v| serde_json::from_value::<super::api::User>(v).unwrap();
+        let a = super::user_account(&u(serde_json::json!({"id": "1", "userName": "x"})));
         assert_eq!(a.state, residual_probe::AccountState::Active);
-        let a =
-            super::user_account(&serde_json::json!({"id": "1", "userName": "x", "active": false}))
-                .unwrap();
+        let a = super::user_account(&u(
+            serde_json::json!({"id": "1", "userName": "x", "active": false}),
+        ));
         assert_eq!(a.state, residual_probe::AccountState::Disabled);
     }
 }

@@ -7,21 +7,64 @@
 //! `lookup-accessor` per token, bounded by the scan's concurrency. A token without `sudo` gets
 //! a named gap for `vault_token_valid`, never "no tokens".
 
+pub mod api;
+mod config;
+mod demo;
+#[cfg(test)]
+mod mock_tests;
+
 use std::collections::{BTreeMap, HashMap};
 
+use residual_probe::config::{ConfigCtx, ConfigError};
 use residual_probe::http::{encode, Http, HttpPolicy, Method, Reply, Request};
 use residual_probe::{
-    Account, AccountFilter, AccountState, Asset, Credential, Gap, OwnerRef, ProbeError,
-    SystemSnapshot,
+    Account, AccountFilter, AccountState, Asset, CheckId, Credential, Gap, OwnerRef, Probe,
+    ProbeError, SystemSnapshot,
 };
 use secrecy::SecretString;
-use serde::Deserialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 pub const SYSTEM: &str = "vault";
-pub const CHECKS: &str = include_str!("../checks.toml");
+
+/// The catalogue's checks, as code names them.
+pub const USERPASS_USER_EXISTS: CheckId = CheckId("vault_userpass_user_exists");
+pub const ENTITY_ACTIVE: CheckId = CheckId("vault_entity_active");
+pub const TOKEN_VALID: CheckId = CheckId("vault_token_valid");
+pub const KV_SECRET_NOT_ROTATED: CheckId = CheckId("vault_kv_secret_not_rotated");
+
+/// The Vault / OpenBao system, for the registry.
+pub struct Vault;
+
+impl residual_probe::System for Vault {
+    fn name(&self) -> &'static str {
+        SYSTEM
+    }
+    fn title(&self) -> &'static str {
+        "Vault/OpenBao"
+    }
+    fn catalogue(&self) -> &'static str {
+        include_str!("../checks.toml")
+    }
+    fn check_ids(&self) -> &'static [CheckId] {
+        &[
+            USERPASS_USER_EXISTS,
+            ENTITY_ACTIVE,
+            TOKEN_VALID,
+            KV_SECRET_NOT_ROTATED,
+        ]
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        residual_probe::config::field_names::<config::RawVault>()
+    }
+    fn configure(&self, cx: &ConfigCtx) -> Result<Vec<Box<dyn Probe>>, ConfigError> {
+        config::configure(cx)
+    }
+    fn demo(&self) -> Vec<SystemSnapshot> {
+        demo::demo()
+    }
+}
 
 pub const ENTITY: &str = "vault_entity";
 pub const TOKEN: &str = "vault_token";
@@ -71,6 +114,7 @@ const PERSON_KEYS: &[&str] = &[
 
 #[derive(Debug, Clone)]
 pub struct VaultInstance {
+    pub name: Option<String>,
     pub addr: String,
     pub token: SecretString,
     pub namespace: Option<String>,
@@ -95,6 +139,9 @@ impl residual_probe::Probe for VaultProbe {
 }
 
 fn label(inst: &VaultInstance) -> String {
+    if let Some(n) = &inst.name {
+        return n.clone();
+    }
     let host = residual_probe::http::host_label(&inst.addr);
     match &inst.namespace {
         Some(ns) if !ns.is_empty() => format!("{host}/{ns}"),
@@ -121,18 +168,10 @@ struct Collector<'a> {
     base: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct Envelope {
-    data: Option<Value>,
-}
-
 fn classify(what: &str, r: &Reply) -> ProbeError {
-    let errors = serde_json::from_slice::<Value>(&r.body)
-        .ok()
-        .and_then(|v| v.get("errors").cloned())
-        .map(|e| {
-            residual_probe::redact::redact(&e.to_string().chars().take(200).collect::<String>())
-        })
+    let errors = serde_json::from_slice::<api::ErrorBody>(&r.body)
+        .map(|e| e.errors.join("; "))
+        .map(|e| residual_probe::redact::redact(&e.chars().take(200).collect::<String>()))
         .unwrap_or_default();
     match r.status {
         401 => ProbeError::Auth(format!("{what}: HTTP 401 {errors}")),
@@ -147,8 +186,8 @@ fn bad(e: String) -> ProbeError {
     ProbeError::Unexpected(e)
 }
 
-fn parse_time(what: &str, v: Option<&Value>) -> Result<Option<OffsetDateTime>, ProbeError> {
-    match v.and_then(Value::as_str) {
+fn parse_time(what: &str, v: Option<&str>) -> Result<Option<OffsetDateTime>, ProbeError> {
+    match v {
         None | Some("") | Some("0001-01-01T00:00:00Z") => Ok(None),
         Some(s) => OffsetDateTime::parse(s, &Rfc3339)
             .map(Some)
@@ -156,21 +195,19 @@ fn parse_time(what: &str, v: Option<&Value>) -> Result<Option<OffsetDateTime>, P
     }
 }
 
-fn person_refs(map: Option<&Value>) -> Vec<OwnerRef> {
-    let mut out = Vec::new();
-    if let Some(Value::Object(m)) = map {
-        for (k, v) in m {
-            if PERSON_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
-                if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
-                    out.push(OwnerRef {
-                        key: k.clone(),
-                        value: s.to_string(),
-                    });
-                }
-            }
-        }
-    }
-    out
+fn person_refs(map: Option<&BTreeMap<String, String>>) -> Vec<OwnerRef> {
+    map.into_iter()
+        .flatten()
+        .filter(|(k, v)| PERSON_KEYS.contains(&k.to_ascii_lowercase().as_str()) && !v.is_empty())
+        .map(|(k, v)| OwnerRef {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
+}
+
+fn joined(list: &[String]) -> String {
+    list.join(";")
 }
 
 impl Collector<'_> {
@@ -188,11 +225,11 @@ impl Collector<'_> {
         r
     }
 
-    /// GET (or LIST) and demand 200. LIST of an empty path is a 404 in Vault: `Ok(None)`.
-    async fn read(&self, method: Method, path: &str) -> Result<Option<Value>, ProbeError> {
-        let r = self.http.send(&self.request(method, path)).await?;
+    /// GET and demand 200; a 404 is `Ok(None)` (Vault's answer for a path with nothing).
+    async fn read<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, ProbeError> {
+        let r = self.http.send(&self.request(Method::GET, path)).await?;
         match r.status {
-            200 => Ok(r.json::<Envelope>(path)?.data),
+            200 => Ok(r.json::<api::Envelope<T>>(path)?.data),
             404 => Ok(None),
             _ => Err(classify(path, &r)),
         }
@@ -215,34 +252,22 @@ impl Collector<'_> {
                 .http
                 .send(&self.request_q(list.clone(), path, &query))
                 .await?;
-            let body: Value = match r.status {
+            let body: api::Envelope<api::ListData> = match r.status {
                 200 => r.json(path)?,
                 404 => break,
                 _ => return Err(classify(path, &r)),
             };
             // A 200 must carry a `data` object. OpenBao answers an empty list as `data: {}`
-            // (no `keys`); anything else without a list of string keys is an error.
+            // (no `keys`); keys that are not a list of strings fail to parse above.
             let data = body
-                .get("data")
-                .and_then(Value::as_object)
+                .data
                 .ok_or_else(|| bad(format!("{path}: LIST answered 200 without a data object")))?;
-            let page: Vec<String> = match data.get("keys") {
-                None => Vec::new(),
-                Some(keys) => keys
-                    .as_array()
-                    .ok_or_else(|| bad(format!("{path}: LIST keys is not a list")))?
-                    .iter()
-                    .map(|k| {
-                        k.as_str()
-                            .map(str::to_string)
-                            .ok_or_else(|| bad(format!("{path}: a LIST key that is not a string")))
-                    })
-                    .collect::<Result<_, _>>()?,
-            };
+            let page: Vec<String> = data.keys.unwrap_or_default();
             let ignored = body
-                .get("warnings")
-                .map(|w| w.to_string().contains("unrecognized parameters"))
-                .unwrap_or(false);
+                .warnings
+                .iter()
+                .flatten()
+                .any(|w| w.contains("unrecognized parameters"));
             let n = page.len();
             let last = page.last().cloned();
             keys.extend(page);
@@ -262,36 +287,29 @@ impl Collector<'_> {
     }
 
     async fn run(&self) -> Result<SystemSnapshot, ProbeError> {
-        let who = self
-            .read(Method::GET, "auth/token/lookup-self")
+        let who: api::TokenLookup = self
+            .read("auth/token/lookup-self")
             .await?
             .ok_or_else(|| ProbeError::Auth("auth/token/lookup-self: no data".into()))?;
         let authenticated_as = format!(
             "token {} (policies {})",
-            who.get("display_name")
-                .and_then(Value::as_str)
-                .unwrap_or("?"),
-            who.get("policies")
-                .map(|p| p.to_string())
+            who.display_name.as_deref().unwrap_or("?"),
+            who.policies
+                .as_ref()
+                .map(|p| serde_json::to_string(p).unwrap_or_default())
                 .unwrap_or_default()
         );
         let mut snap = SystemSnapshot::new(SYSTEM, &label(self.inst), Some(authenticated_as));
         // Auth mounts: accessor → (path, type), to tie entity aliases to local logins.
         // Without the auth mounts no login can be listed: their absence is an error.
-        let mounts = self
-            .read(Method::GET, "sys/auth")
+        let mounts: BTreeMap<String, api::AuthMount> = self
+            .read("sys/auth")
             .await?
-            .filter(Value::is_object)
             .ok_or_else(|| bad("sys/auth: no auth mounts in the answer".into()))?;
         let mut mount_of: HashMap<String, (String, String)> = HashMap::new();
-        if let Value::Object(m) = &mounts {
-            for (path, v) in m {
-                if let (Some(t), Some(acc)) = (
-                    v.get("type").and_then(Value::as_str),
-                    v.get("accessor").and_then(Value::as_str),
-                ) {
-                    mount_of.insert(acc.to_string(), (path.clone(), t.to_string()));
-                }
+        for (path, m) in mounts {
+            if let (Some(t), Some(acc)) = (m.kind, m.accessor) {
+                mount_of.insert(acc, (path, t));
             }
         }
 
@@ -300,16 +318,11 @@ impl Collector<'_> {
             Ok(e) => e,
             Err(e) => {
                 // Without entities a login named unlike its owner's email cannot be matched.
-                snap.gaps.push(Gap {
-                    account_id: None,
-                    what: "identity entities".into(),
-                    checks: vec![
-                        "vault_entity_active".into(),
-                        "vault_userpass_user_exists".into(),
-                        "vault_token_valid".into(),
-                    ],
-                    error: e.redacted(),
-                });
+                snap.gaps.push(Gap::blocks(
+                    "identity entities",
+                    &[ENTITY_ACTIVE, USERPASS_USER_EXISTS, TOKEN_VALID],
+                    e,
+                ));
                 Vec::new()
             }
         };
@@ -358,12 +371,11 @@ impl Collector<'_> {
                         });
                     }
                 }
-                Err(e) => snap.gaps.push(Gap {
-                    account_id: None,
-                    what: format!("{list_path} ({kind})"),
-                    checks: vec!["vault_userpass_user_exists".into()],
-                    error: e.redacted(),
-                }),
+                Err(e) => snap.gaps.push(Gap::blocks(
+                    format!("{list_path} ({kind})"),
+                    &[USERPASS_USER_EXISTS],
+                    e,
+                )),
             }
         }
 
@@ -388,12 +400,11 @@ impl Collector<'_> {
                 snap.accounts.extend(entity_accounts);
             }
             Err(e) => {
-                snap.gaps.push(Gap {
-                    account_id: None,
-                    what: "token accessors (LIST auth/token/accessors needs sudo)".into(),
-                    checks: vec!["vault_token_valid".into()],
-                    error: e.redacted(),
-                });
+                snap.gaps.push(Gap::blocks(
+                    "token accessors (LIST auth/token/accessors needs sudo)",
+                    &[TOKEN_VALID],
+                    e,
+                ));
                 snap.accounts
                     .extend(entities.into_iter().map(|e| e.account));
             }
@@ -411,12 +422,11 @@ impl Collector<'_> {
                     ));
                     snap.assets.extend(secrets);
                 }
-                Err(e) => snap.gaps.push(Gap {
-                    account_id: None,
-                    what: format!("KV v2 metadata under {mount}/"),
-                    checks: vec!["vault_kv_secret_not_rotated".into()],
-                    error: e.redacted(),
-                }),
+                Err(e) => snap.gaps.push(Gap::blocks(
+                    format!("KV v2 metadata under {mount}/"),
+                    &[KV_SECRET_NOT_ROTATED],
+                    e,
+                )),
             }
         }
         snap.accounts_enumerated = snap
@@ -436,39 +446,24 @@ impl Collector<'_> {
             self.inst.concurrency,
             ids.into_iter().map(|id| async move {
                 let path = format!("identity/entity/id/{id}");
-                let Some(d) = self.read(Method::GET, &path).await? else {
+                let Some(d) = self.read::<api::Entity>(&path).await? else {
                     return Ok(None);
                 };
-                let metadata = d.get("metadata");
-                let refs = person_refs(metadata);
+                let refs = person_refs(d.metadata.as_ref());
                 let emails: Vec<String> = refs
                     .iter()
                     .filter(|r| r.value.contains('@'))
                     .map(|r| r.value.clone())
                     .collect();
-                // An alias ties a login to this person: a malformed one is an error, not a
-                // silently dropped link (the login would then match nobody).
+                // Malformed aliases fail to parse above: a dropped alias would cut a login's
+                // link to its person.
                 let aliases: Vec<(String, String)> = d
-                    .get("aliases")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .map(|x| {
-                                let field =
-                                    |k: &str| x.get(k).and_then(Value::as_str).map(str::to_string);
-                                field("mount_accessor").zip(field("name")).ok_or_else(|| {
-                                    bad(format!("{path}: an alias without mount_accessor or name"))
-                                })
-                            })
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                    .transpose()?
-                    .unwrap_or_default();
-                let name = d
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&id)
-                    .to_string();
+                    .aliases
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| (a.mount_accessor, a.name))
+                    .collect();
+                let name = d.name.clone().unwrap_or_else(|| id.clone());
                 let mut usernames: Vec<String> = aliases.iter().map(|(_, n)| n.clone()).collect();
                 usernames.push(name.clone());
                 let mut attributes = BTreeMap::new();
@@ -482,18 +477,8 @@ impl Collector<'_> {
                             .join(";"),
                     );
                 }
-                if let Some(p) = d
-                    .get("policies")
-                    .and_then(Value::as_array)
-                    .filter(|p| !p.is_empty())
-                {
-                    attributes.insert(
-                        "policies".into(),
-                        p.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(";"),
-                    );
+                if let Some(p) = d.policies.as_ref().filter(|p| !p.is_empty()) {
+                    attributes.insert("policies".into(), joined(p));
                 }
                 Ok(Some(Entity {
                     account: Account {
@@ -504,14 +489,14 @@ impl Collector<'_> {
                         emails,
                         external_ids: vec![],
                         owner_refs: vec![],
-                        state: if d.get("disabled").and_then(Value::as_bool).unwrap_or(false) {
+                        state: if d.disabled.unwrap_or(false) {
                             AccountState::Disabled
                         } else {
                             AccountState::Active
                         },
                         role: None,
                         privileges: vec![],
-                        created_at: parse_time("entity creation_time", d.get("creation_time"))?,
+                        created_at: parse_time("entity creation_time", d.creation_time.as_deref())?,
                         last_login_at: None,
                         credentials: vec![],
                         detailed: true,
@@ -541,39 +526,33 @@ impl Collector<'_> {
                 );
                 let r = self.http.send(&req).await?;
                 let d = match r.status {
-                    200 => r.json::<Envelope>(path)?.data.unwrap_or(Value::Null),
+                    200 => r
+                        .json::<api::Envelope<api::TokenLookup>>(path)?
+                        .data
+                        .ok_or_else(|| bad(format!("{path}: 200 without data")))?,
                     // Revoked or expired between LIST and lookup: gone, a determinate answer.
                     400 | 404 if String::from_utf8_lossy(&r.body).contains("invalid accessor") => {
                         return Ok(None)
                     }
                     _ => return Err(classify(path, &r)),
                 };
-                let expires = parse_time("token expire_time", d.get("expire_time"))?;
+                let expires = parse_time("token expire_time", d.expire_time.as_deref())?;
                 if expires.is_some_and(|e| e <= now) {
                     return Ok(None);
                 }
-                let display = d
-                    .get("display_name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let meta = person_refs(d.get("meta"));
+                let display = d.display_name.clone().unwrap_or_default();
+                let meta = person_refs(d.meta.as_ref());
                 let mut attributes = BTreeMap::new();
-                if let Some(p) = d.get("policies").and_then(Value::as_array) {
-                    attributes.insert(
-                        "policies".into(),
-                        p.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(";"),
-                    );
+                if let Some(p) = &d.policies {
+                    attributes.insert("policies".into(), joined(p));
                 }
-                for k in ["path", "type"] {
-                    if let Some(v) = d.get(k).and_then(Value::as_str) {
-                        attributes.insert(k.into(), v.to_string());
-                    }
+                if let Some(v) = &d.path {
+                    attributes.insert("path".into(), v.clone());
                 }
-                if d.get("period").and_then(Value::as_i64).unwrap_or(0) > 0 {
+                if let Some(v) = &d.kind {
+                    attributes.insert("type".into(), v.clone());
+                }
+                if d.period.unwrap_or(0) > 0 {
                     attributes.insert("periodic".into(), "true".into());
                 }
                 let credential = Credential {
@@ -582,19 +561,14 @@ impl Collector<'_> {
                     name: Some(display.clone()),
                     active: true,
                     created_at: d
-                        .get("creation_time")
-                        .and_then(Value::as_i64)
+                        .creation_time
                         .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
                     last_used_at: None,
                     last_use_tracked: false,
                     expires_at: expires,
                     attributes,
                 };
-                let entity_id = d
-                    .get("entity_id")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string);
+                let entity_id = d.entity_id.clone().filter(|s| !s.is_empty());
                 // A token with no entity: its holder is known by display name and meta only.
                 // Display names carry the auth mount as a prefix (`userpass-alice`, `token-dave`).
                 let handle = display_handle(&display);
@@ -643,19 +617,20 @@ impl Collector<'_> {
     async fn kv_walk(&self, mount: &str) -> Result<Vec<Asset>, ProbeError> {
         // An empty LIST is a 404 in Vault, and so is a mount that does not exist: check the
         // mount first, so a typo or a KV v1 mount is an error and not "no secrets".
-        let m = self
-            .read(Method::GET, &format!("sys/mounts/{mount}"))
+        let m: api::Mount = self
+            .read(&format!("sys/mounts/{mount}"))
             .await?
             .ok_or_else(|| {
                 ProbeError::Config(format!(
                     "kv mount {mount}/ does not exist (or this token may not read sys/mounts)"
                 ))
             })?;
-        let kind = m.get("type").and_then(Value::as_str).unwrap_or("");
+        let kind = m.kind.as_deref().unwrap_or("");
         let version = m
-            .get("options")
+            .options
+            .as_ref()
             .and_then(|o| o.get("version"))
-            .and_then(Value::as_str)
+            .map(String::as_str)
             .unwrap_or("1");
         if kind != "kv" || version != "2" {
             return Err(ProbeError::Config(format!(
@@ -680,21 +655,21 @@ impl Collector<'_> {
             self.inst.concurrency,
             leaves.into_iter().map(|leaf| async move {
                 let path = format!("{mount}/metadata/{leaf}");
-                let Some(d) = self.read(Method::GET, &path).await? else {
+                let Some(d) = self.read::<api::KvMetadata>(&path).await? else {
                     return Ok(None);
                 };
                 let mut attributes = BTreeMap::new();
-                if let Some(v) = d.get("current_version").and_then(Value::as_i64) {
+                if let Some(v) = d.current_version {
                     attributes.insert("current_version".into(), v.to_string());
                 }
                 Ok(Some(Asset {
                     id: format!("{mount}/{leaf}"),
                     resource_type: KV_SECRET.into(),
                     name: leaf.clone(),
-                    owner_refs: person_refs(d.get("custom_metadata")),
+                    owner_refs: person_refs(d.custom_metadata.as_ref()),
                     trusted_principals: vec![],
-                    created_at: parse_time("kv created_time", d.get("created_time"))?,
-                    last_changed_at: parse_time("kv updated_time", d.get("updated_time"))?,
+                    created_at: parse_time("kv created_time", d.created_time.as_deref())?,
+                    last_changed_at: parse_time("kv updated_time", d.updated_time.as_deref())?,
                     last_used_at: None,
                     last_use_tracked: false,
                     readable_by_role: None,

@@ -1,0 +1,216 @@
+//! The coverage decision for one leaver × system instance: which findings stand, and
+//! whether the row is `residual`, `deprovisioned`, `no_account`, `ambiguous` or `error`.
+//! Gaps act here: a blocking gap makes the row `error`; a severity gap raises the findings it
+//! names to critical, says why, and marks the scan incomplete.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use residual_probe::GapEffect;
+
+use super::checks::{own_account_findings, owned_findings, Ctx};
+use super::{Finding, Verdict};
+use crate::catalogue::Severity;
+use crate::correlate::{Ambiguity, Match, Relation, Target};
+
+/// (outcome, accounts matched, findings, detail) for one leaver × instance.
+pub(super) fn cell(
+    cx: &Ctx,
+    matches: &[Match],
+    ambiguities: &[Ambiguity],
+    no_account: &Arc<str>,
+) -> (Verdict, usize, Vec<Finding>, Arc<str>) {
+    let input = cx.input;
+    let sys = cx.sys;
+    let leaver = cx.leaver;
+    let mut findings = Vec::new();
+    let mut errors: Vec<String> = sys
+        .gaps
+        .iter()
+        .filter(|g| g.account_id.is_none() && g.effect == GapEffect::Blocks)
+        .map(|g| format!("{} not read: {}", g.what, g.error))
+        .collect();
+    // A targeted collection only saw the leavers it looked up (a snapshot replayed with
+    // another leavers file may name others), and history only from `history_since`.
+    if let Some(seen) = &sys.looked_up {
+        let missing: Vec<String> = crate::correlate::leaver_keys(leaver, &sys.system)
+            .into_iter()
+            .filter(|k| {
+                !seen.logins.contains(k)
+                    && !seen.emails.contains(k)
+                    && !seen.external_ids.contains(k)
+            })
+            .collect();
+        if !missing.is_empty() {
+            errors.push(format!(
+                "not looked up when the snapshot was collected ({}): collect again with this leavers file",
+                missing.join(", ")
+            ));
+        }
+    }
+    if let Some(since) = sys.history_since {
+        if leaver.departure < since {
+            errors.push(format!(
+                "login history was read from {} only, after this departure: collect again with this leavers file",
+                residual_probe::rfc3339(since)
+            ));
+        }
+    }
+    let mut own_accounts = Vec::new();
+    let mut own_ids: Vec<&str> = Vec::new();
+    for m in matches {
+        match (m.relation, m.target) {
+            (Relation::Own, Target::Account(ai)) => {
+                let a = &sys.accounts[ai];
+                own_ids.push(&a.id);
+                own_accounts.push(format!(
+                    "{} ({}: {})",
+                    a.name,
+                    m.confidence.as_str(),
+                    m.rule
+                ));
+                for g in sys.gaps.iter().filter(|g| {
+                    g.account_id.as_deref() == Some(&a.id) && g.effect == GapEffect::Blocks
+                }) {
+                    errors.push(format!("{} of {} not read: {}", g.what, a.name, g.error));
+                }
+                // Any system: a probe details only the accounts the collection's leavers
+                // could be (AWS per-user calls, Salesforce tokens and logins).
+                if !a.detailed {
+                    errors.push(format!(
+                        "{} was not detailed when the snapshot was collected (collect again with this leavers file)",
+                        a.name
+                    ));
+                }
+                own_account_findings(cx, a, &m.rule, m.confidence, &mut findings);
+            }
+            (Relation::Owner, target) => {
+                owned_findings(cx, target, &m.rule, m.confidence, &mut findings);
+            }
+            (Relation::Own, Target::Asset(_)) => {}
+        }
+    }
+    let open = findings.len();
+    let has_path = findings.iter().any(|f| f.path);
+    let (outcome, detail) = if !errors.is_empty() {
+        (Verdict::Error, errors.join("; "))
+    } else if has_path {
+        (Verdict::Residual, summarize(&own_accounts, &findings))
+    } else if !ambiguities.is_empty() {
+        let d: Vec<String> = ambiguities
+            .iter()
+            .map(|a| {
+                let who: Vec<&str> = a
+                    .candidates
+                    .iter()
+                    .map(|&c| input.leavers[c].id.as_str())
+                    .collect();
+                format!(
+                    "{} (candidates: {}; account: {})",
+                    a.reason,
+                    who.join(", "),
+                    sys.accounts[a.account].id
+                )
+            })
+            .collect();
+        (Verdict::Ambiguous, d.join("; "))
+    } else if !own_accounts.is_empty() {
+        (Verdict::Deprovisioned, summarize(&own_accounts, &findings))
+    } else {
+        // No login of their own; anything they own is listed but is not a path.
+        if open > 0 {
+            let d = format!("{}; owns: {}", no_account, summarize(&[], &findings));
+            (Verdict::NoAccount, d)
+        } else {
+            (Verdict::NoAccount, String::new())
+        }
+    };
+    let mut detail = detail;
+    if outcome != Verdict::Ambiguous && !ambiguities.is_empty() {
+        detail.push_str(&format!(
+            "; also ambiguous: {}",
+            ambiguities
+                .iter()
+                .map(|a| a.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    // The most common row shares its sentence with every other leaver's.
+    let detail: Arc<str> = if detail.is_empty() && outcome == Verdict::NoAccount {
+        no_account.clone()
+    } else {
+        Arc::from(detail)
+    };
+    let detail = apply_severity_gaps(cx, &own_ids, &mut findings, detail);
+    (outcome, own_accounts.len(), findings, detail)
+}
+
+/// A severity gap (something that decides an escalation was not read) raises the findings of
+/// the checks it names to critical, with the reason in their evidence and in the row's detail:
+/// a severity never drops silently.
+fn apply_severity_gaps(
+    cx: &Ctx,
+    own_ids: &[&str],
+    findings: &mut [Finding],
+    detail: Arc<str>,
+) -> Arc<str> {
+    let mut notes: Vec<String> = Vec::new();
+    for g in cx
+        .sys
+        .gaps
+        .iter()
+        .filter(|g| g.effect == GapEffect::Severity)
+    {
+        if g.account_id
+            .as_deref()
+            .is_some_and(|a| !own_ids.contains(&a))
+        {
+            continue;
+        }
+        let mut hit = false;
+        for f in findings
+            .iter_mut()
+            .filter(|f| g.checks.iter().any(|c| **c == *f.check_id))
+        {
+            hit = true;
+            let why = format!("{} not read ({})", g.what, g.error);
+            if f.severity < Severity::Critical {
+                f.severity = Severity::Critical;
+                f.evidence.push(format!(
+                    "severity assumed critical: {why}, and it decides whether this is critical"
+                ));
+            }
+            f.severity_assumed = Some(why);
+        }
+        if hit {
+            notes.push(format!("severity not fully checked: {} not read", g.what));
+        }
+    }
+    if notes.is_empty() {
+        detail
+    } else if detail.is_empty() {
+        Arc::from(notes.join("; "))
+    } else {
+        Arc::from(format!("{detail}; {}", notes.join("; ")))
+    }
+}
+
+pub(super) fn summarize(accounts: &[String], findings: &[Finding]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in findings {
+        *counts.entry(&*f.check_id).or_default() += 1;
+    }
+    let checks: Vec<String> = counts.iter().map(|(k, v)| format!("{k}×{v}")).collect();
+    let mut s = String::new();
+    if !accounts.is_empty() {
+        s.push_str(&format!("accounts: {}", accounts.join(", ")));
+    }
+    if !checks.is_empty() {
+        if !s.is_empty() {
+            s.push_str("; ");
+        }
+        s.push_str(&format!("findings: {}", checks.join(", ")));
+    }
+    s
+}
