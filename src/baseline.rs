@@ -1,4 +1,4 @@
-//! Scheduled scans (SPEC §8): compare a scan with an earlier report folder. A finding whose
+//! Scheduled scans (docs/reports.md, "Scheduled scans"): compare a scan with an earlier report folder. A finding whose
 //! stable `finding_id` was in the baseline is `persisting` (keeping its `first_seen`); one
 //! that was not is `new`; a baseline finding that is gone is `resolved`. `residual diff` prints
 //! the same comparison for two existing folders.

@@ -279,10 +279,92 @@ impl Catalogue {
     pub fn get(&self, id: &str) -> Option<&Check> {
         self.checks.iter().find(|c| &*c.id == id)
     }
+
+    /// The check reference, `docs/checks.md`, generated from the catalogue (a test keeps the
+    /// file equal to this).
+    pub fn markdown(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::from(
+            "# Checks\n\nGenerated from the catalogue (`probes/<system>/checks.toml`) by a test; do not edit by hand.\n`residual checks` lists the same, and `--checks FILE` overrides any field but `on`, the\nresource types and `path` per check id.\n\nSeverity: **critical** — the residual path was used after departure, or carries admin power;\n**high** — an active login or credential; **medium** — ownership, grants, secrets to rotate;\n**low** — leftovers with no working path. A check's escalations raise it to critical.\n",
+        );
+        let mut system = "";
+        for c in &self.checks {
+            if c.system != system {
+                system = &c.system;
+                let title = crate::registry::get(system).map_or(system, |s| s.title());
+                let _ = write!(out, "\n## {system}: {title}\n");
+            }
+            let esc = |s: &str| s.replace('|', "\\|");
+            let list = |v: &[String]| v.join(", ");
+            let _ = write!(out, "\n### `{}`\n\n{}\n\n| | |\n|---|---|\n", c.id, c.title);
+            let _ = writeln!(out, "| severity | {} |", c.severity.as_str());
+            // The names the catalogue files use (`used_after_departure`).
+            let word = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            let esc_when: Vec<String> = c
+                .critical_when
+                .iter()
+                .map(|e| word(serde_json::to_value(e).unwrap_or_default()))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| critical when | {} |",
+                if esc_when.is_empty() {
+                    "never".to_string()
+                } else {
+                    esc_when.join(", ")
+                }
+            );
+            let _ = writeln!(
+                out,
+                "| a working path | {} |",
+                if c.path {
+                    "yes (coverage `residual`)"
+                } else {
+                    "no (a leftover)"
+                }
+            );
+            let _ = writeln!(
+                out,
+                "| inspects | `{}` on {} |",
+                word(serde_json::to_value(c.on).unwrap_or_default()),
+                c.resource_types
+                    .iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let _ = writeln!(out, "| OWASP NHI | {} |", list(&c.owasp_nhi));
+            let _ = writeln!(out, "| NIST CSF | {} |", list(&c.nist_csf));
+            if !c.other_controls.is_empty() {
+                let _ = writeln!(out, "| other controls | {} |", list(&c.other_controls));
+            }
+            let _ = writeln!(out, "| why | {} |", esc(&c.rationale));
+            let _ = writeln!(out, "| remediation | {} |", esc(&c.remediation));
+            if let Some(cmd) = &c.remediation_command {
+                let _ = writeln!(out, "| command | `{}` |", esc(&cmd.replace('`', "'")));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    /// `docs/checks.md` is the catalogue, generated: `UPDATE_DOCS=1 cargo test` rewrites it.
+    #[test]
+    fn docs_checks_md_is_generated_from_the_catalogue() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/checks.md");
+        let want = super::Catalogue::builtin().markdown();
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let got = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            got == want,
+            "docs/checks.md drifted from the catalogue: run UPDATE_DOCS=1 cargo test -p residual docs_"
+        );
+    }
+
     #[test]
     fn builtin_catalogue_is_valid_and_credentials_map_to_nhi2() {
         let c = super::Catalogue::builtin();

@@ -267,3 +267,36 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `docs/commands.md` names every command and every option of `scan` and `collect`.
+    #[test]
+    fn docs_commands_md_names_every_command_and_option() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/commands.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let cmd = super::Cli::command();
+        for sub in cmd.get_subcommands() {
+            let name = sub.get_name();
+            assert!(
+                doc.contains(&format!("`residual {name}")),
+                "docs/commands.md does not document `residual {name}`"
+            );
+            if matches!(
+                name,
+                "scan" | "collect" | "verify" | "diff" | "checks" | "demo"
+            ) {
+                for a in sub.get_arguments() {
+                    if let Some(l) = a.get_long() {
+                        assert!(
+                            doc.contains(&format!("--{l}")),
+                            "docs/commands.md does not document `residual {name} --{l}`"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

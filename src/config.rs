@@ -254,6 +254,37 @@ mod tests {
         None
     }
 
+    /// `docs/config.md` documents exactly the keys each table accepts.
+    #[test]
+    fn docs_config_md_lists_every_key_of_every_table() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/config.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let section = |heading: &str| -> Vec<String> {
+            let start = doc
+                .find(&format!("## `{heading}`"))
+                .unwrap_or_else(|| panic!("docs/config.md has no section for {heading}"));
+            let rest = &doc[start + 3..];
+            let body = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+            let mut keys: Vec<String> = body
+                .lines()
+                .filter_map(|l| l.strip_prefix("| `"))
+                .filter_map(|l| l.split_once('`').map(|(k, _)| k.to_string()))
+                .collect();
+            keys.sort();
+            keys
+        };
+        let sorted = |k: &[&str]| {
+            let mut v: Vec<String> = k.iter().map(|s| s.to_string()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(section("[scan]"), sorted(scan_keys()), "[scan]");
+        for s in registry::SYSTEMS {
+            let h = format!("[[{}]]", s.name());
+            assert_eq!(section(&h), sorted(s.config_keys()), "{h}");
+        }
+    }
+
     #[test]
     fn unknown_key_is_named_with_line() {
         let e = parse("r.toml", "[scan]\nconcurency = 3\n", &no_env)

@@ -1,4 +1,4 @@
-//! Correlation (SPEC §6): which accounts and assets in the estate belong to, or are owned by,
+//! Correlation (docs/leavers.md, "Matching"): which accounts and assets in the estate belong to, or are owned by,
 //! which leaver — with the rule that matched and a confidence.
 //!
 //! Leavers are indexed once (emails, handles, local parts, employee ids → leaver); accounts are

@@ -1,4 +1,4 @@
-//! The leavers file (SPEC §3): CSV, JSON or JSON Lines from an HR export, parsed and validated
+//! The leavers file (docs/leavers.md): CSV, JSON or JSON Lines from an HR export, parsed and validated
 //! into [`Leaver`]s before anything is scanned.
 //!
 //! Every defect is an [`InputError`] naming the file, line and field, and the scan stops with

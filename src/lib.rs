@@ -46,7 +46,7 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// Exit codes (SPEC §2).
+/// Exit codes (docs/commands.md).
 pub mod exit {
     pub const CLEAN: u8 = 0;
     pub const FINDINGS: u8 = 1;

@@ -1,4 +1,4 @@
-//! Suppressions (SPEC §8): a TOML or YAML file of entries that mute findings. Each entry names
+//! Suppressions (docs/reports.md, "Scheduled scans"): a TOML or YAML file of entries that mute findings. Each entry names
 //! what it matches (check id, system instance, leaver, resource pattern — at least one) and
 //! must say why (`reason`), who approved it (`approved_by`) and until when (`expires`). Muted
 //! findings stay in every output as `suppressed`; an expired entry stops muting and is

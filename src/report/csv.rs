@@ -1,5 +1,5 @@
 //! `findings.csv` and `coverage.csv`: comma-delimited RFC 4180 with a header row, the columns
-//! of SPEC §7 in order. Every text cell is made formula-injection safe (OWASP CSV Injection):
+//! of docs/reports.md in order. Every text cell is made formula-injection safe (OWASP CSV Injection):
 //! a cell beginning with `= + - @`, tab, CR or their full-width forms gets a leading `'`.
 //! Numbers, booleans and dates are written by us and left alone.
 
@@ -166,6 +166,22 @@ impl Render for CoverageCsv {
 
 #[cfg(test)]
 mod tests {
+    /// docs/reports.md documents every column of both CSV files.
+    #[test]
+    fn docs_reports_md_documents_every_column() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reports.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        for c in super::FINDINGS_COLUMNS
+            .iter()
+            .chain(super::COVERAGE_COLUMNS)
+        {
+            assert!(
+                doc.contains(&format!("`{c}`")),
+                "docs/reports.md does not document column {c}"
+            );
+        }
+    }
+
     use super::text_cell;
 
     #[test]

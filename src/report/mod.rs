@@ -1,4 +1,4 @@
-//! The report folder (SPEC §7). Each format is a [`Render`] that turns the [`Report`] into the
+//! The report folder (docs/reports.md). Each format is a [`Render`] that turns the [`Report`] into the
 //! bytes of one file; this module writes each file atomically (temp file, then rename) and
 //! writes `manifest.json` last, with the sha256 of every other file. A folder without a
 //! manifest, or whose manifest says `complete: false`, is not a finished report.

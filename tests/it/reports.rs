@@ -583,7 +583,7 @@ fn broken_pipe_does_not_panic() {
     );
 }
 
-/// SPEC §5: check metadata is data users may override (`--checks FILE`); the overrides file is
+/// docs/checks.md: check metadata is data users may override (`--checks FILE`); the overrides file is
 /// recorded in the manifest, an unknown id or a dropped mandatory control is exit 2.
 #[test]
 fn check_metadata_can_be_overridden_and_is_recorded() {

@@ -1,6 +1,7 @@
 //! An interceptor on every AWS client the probe builds. It counts each attempt sent (for the
-//! manifest) and refuses any operation that is not a read before it is signed, so `scan`
-//! stays read-only even if a later change calls the wrong API.
+//! manifest) and refuses any operation that is not a read before it is sent (the hook runs
+//! after signing, before transmission), so `scan` stays read-only even if a later change calls
+//! the wrong API.
 
 use aws_sdk_iam::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;

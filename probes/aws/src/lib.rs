@@ -1,7 +1,7 @@
 //! The AWS probe: IAM users, their credentials and admin power, roles that trust them, and
 //! machine identities that name a person as owner.
 //!
-//! Inventory first (SPEC §1): one credential report and a paginated
+//! Inventory first: one credential report and a paginated
 //! GetAccountAuthorizationDetails give every user, group, role and local policy in a handful
 //! of requests. Only then, for the accounts the scan cares about ([`AccountFilter`]), the
 //! targeted calls the inventory cannot replace (SSH keys, service-specific credentials, access
