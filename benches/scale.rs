@@ -159,6 +159,14 @@ fn estate() -> Snapshot {
                 gaps: vec![],
                 looked_up: None,
                 history_since: None,
+                identifiers: vec![
+                    residual_probe::Identifier::Email,
+                    residual_probe::Identifier::Handle,
+                    residual_probe::Identifier::Username,
+                    residual_probe::Identifier::EmployeeId,
+                ],
+                identify_hint: None,
+                context: Default::default(),
             }
         })
         .collect();

@@ -33,6 +33,16 @@ pub fn load(dir: &Path) -> Result<(BTreeMap<String, Value>, Option<OffsetDateTim
         field: None,
         message: format!("not a residual findings.json: {x}"),
     })?;
+    // Finding ids of another schema are computed differently: every finding would look new
+    // and every old one resolved.
+    let version = v.get("schema_version").and_then(Value::as_u64);
+    if version != Some(u64::from(crate::report::SCHEMA_VERSION)) {
+        return Err(e(format!(
+            "findings.json schema {} cannot be compared with this version's (schema {}): its finding ids differ",
+            version.map_or("unknown".to_string(), |v| v.to_string()),
+            crate::report::SCHEMA_VERSION
+        )));
+    }
     let as_of = v.get("as_of").and_then(Value::as_str).and_then(|s| {
         OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
     });
@@ -53,17 +63,22 @@ pub fn load(dir: &Path) -> Result<(BTreeMap<String, Value>, Option<OffsetDateTim
 
 /// Leaver × instance pairs that were fully checked (no `error`, no `ambiguous`): only there
 /// can a missing finding mean "resolved".
+/// A leaver who has not departed (yet, or any more: a departure moved later) was not
+/// checked either.
 fn checked_pairs<'a>(
-    rows: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
-) -> HashSet<(String, String)> {
-    rows.filter(|(_, _, o)| !matches!(*o, "error" | "ambiguous"))
-        .map(|(l, i, _)| (l.to_string(), i.to_string()))
+    rows: impl Iterator<Item = (&'a str, &'a str, &'a str, &'a str)>,
+) -> HashSet<(String, String, String)> {
+    rows.filter(|(_, _, _, o)| !matches!(*o, "error" | "ambiguous" | "unverified" | "not_departed"))
+        .map(|(l, s, i, _)| (l.to_string(), s.to_string(), i.to_string()))
         .collect()
 }
 
-fn pair(f: &Value) -> (String, String) {
+/// Leaver × system × instance of a finding: the instance label alone may repeat across
+/// systems.
+fn pair(f: &Value) -> (String, String, String) {
     (
         field(f, "leaver_id").to_string(),
+        field(f, "system").to_string(),
         field(f, "system_instance").to_string(),
     )
 }
@@ -81,11 +96,14 @@ pub fn apply(
         .iter()
         .map(|f| (f.finding_id.as_str(), ()))
         .collect();
-    let checked = checked_pairs(
-        ev.coverage
-            .iter()
-            .map(|c| (&*c.leaver_id, &*c.system_instance, c.outcome.as_str())),
-    );
+    let checked = checked_pairs(ev.coverage.iter().map(|c| {
+        (
+            &*c.leaver_id,
+            &*c.system,
+            &*c.system_instance,
+            c.outcome.as_str(),
+        )
+    }));
     for (id, f) in &old {
         if current.contains_key(id.as_str()) {
             continue;
@@ -127,7 +145,7 @@ pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
     let (a, _) = load(old).context("old report")?;
     let (b, _) = load(new).context("new report")?;
     let new_json: Value = serde_json::from_slice(&std::fs::read(new.join("findings.json"))?)?;
-    let cov: Vec<(String, String, String)> = new_json
+    let cov: Vec<(String, String, String, String)> = new_json
         .get("coverage")
         .and_then(Value::as_array)
         .map(|rows| {
@@ -135,6 +153,7 @@ pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
                 .map(|c| {
                     (
                         field(c, "leaver_id").to_string(),
+                        field(c, "system").to_string(),
                         field(c, "system_instance").to_string(),
                         field(c, "outcome").to_string(),
                     )
@@ -144,7 +163,7 @@ pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
         .unwrap_or_default();
     let checked = checked_pairs(
         cov.iter()
-            .map(|(l, i, o)| (l.as_str(), i.as_str(), o.as_str())),
+            .map(|(l, s, i, o)| (l.as_str(), s.as_str(), i.as_str(), o.as_str())),
     );
     let mut rows: Vec<(&str, &Value)> = Vec::new();
     for (id, f) in &b {
@@ -190,14 +209,16 @@ pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
             "{:<11} {:<9} {:<40} {:<28} RESOURCE",
             "STATE", "SEVERITY", "CHECK", "LEAVER"
         );
+        // Values from the reports are estate text: shown with control characters escaped.
+        let p = |k: &str| -> String { residual_probe::text::printable(k).into_owned() };
         for (state, f) in &rows {
             println!(
                 "{:<11} {:<9} {:<40} {:<28} {}",
                 state,
-                field(f, "severity"),
-                field(f, "check_id"),
-                field(f, "leaver_id"),
-                field(f, "resource_id")
+                p(field(f, "severity")),
+                p(field(f, "check_id")),
+                p(field(f, "leaver_id")),
+                p(field(f, "resource_id"))
             );
         }
         let count = |s: &str| rows.iter().filter(|r| r.0 == s).count();

@@ -3,7 +3,7 @@
 //! clap.
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -55,6 +55,9 @@ pub enum Command {
         /// Also check manifest.sig with this Ed25519 public key (SPKI PEM).
         #[arg(long)]
         pubkey: Option<PathBuf>,
+        /// Fail unless a valid signature was checked (needs --pubkey).
+        #[arg(long)]
+        require_signature: bool,
     },
     /// New, resolved and persisting findings between two scans.
     Diff {
@@ -154,25 +157,83 @@ pub fn init_logging(verbose: u8, quiet: bool) {
             "{level},aws_config=warn,aws_smithy_runtime=warn,aws_sigv4=warn,aws_smithy_http_client=warn,hyper=warn,hyper_util=warn,rustls=warn"
         ))
     });
+    // No colours: log lines carry estate text, and every control character in them is
+    // escaped (a value must not be able to move the cursor or retitle the terminal).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| RedactingStderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(false)
         .try_init();
 }
 
-/// A stderr writer that redacts each formatted log event before it is written.
+/// A stderr writer that redacts each formatted log event, and escapes its control
+/// characters, before it is written.
 struct RedactingStderr;
 
 impl Write for RedactingStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(residual_probe::redact::redact(&text).as_bytes())?;
+        let text = residual_probe::redact::redact(&text);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (text.as_str(), ""),
+        };
+        let line = format!("{}{end}", residual_probe::text::printable(body));
+        std::io::stderr().write_all(line.as_bytes())?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
     }
+}
+
+/// The catalogue as a table: columns as wide as their widest value, the severity with what it
+/// escalates to (`high→critical`), values from an overrides file escaped.
+fn print_checks(cat: &Catalogue) -> anyhow::Result<()> {
+    let p = |s: &str| residual_probe::text::printable(s).into_owned();
+    let rows: Vec<[String; 4]> = cat
+        .checks
+        .iter()
+        .map(|c| {
+            let sev = if c.critical_when.is_empty() || c.severity == Severity::Critical {
+                c.severity.as_str().to_string()
+            } else {
+                format!("{}→critical", c.severity.as_str())
+            };
+            let controls = [c.owasp_nhi.join(","), c.nist_csf.join(",")].join(" ");
+            [p(&c.id), sev, p(&controls), p(&c.title)]
+        })
+        .collect();
+    let head = ["ID", "SEVERITY", "CONTROLS", "TITLE"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([head[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    let mut out = std::io::stdout().lock();
+    let line = |out: &mut std::io::StdoutLock, r: [&str; 4]| {
+        let pad =
+            |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
+        writeln!(
+            out,
+            "{}  {}  {}  {}",
+            pad(r[0], w0),
+            pad(r[1], w1),
+            pad(r[2], w2),
+            r[3]
+        )
+    };
+    line(&mut out, head)?;
+    for r in &rows {
+        line(&mut out, [&r[0], &r[1], &r[2], &r[3]])?;
+    }
+    if cat.checks.iter().any(|c| !c.critical_when.is_empty()) {
+        writeln!(out, "\n→critical: when used after departure, or with admin power or the owner role (docs/checks.md)")?;
+    }
+    Ok(())
 }
 
 pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
@@ -206,17 +267,22 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
             out,
             delimiter,
         } => scan::collect_command(&config, &leavers, &out, delimiter),
-        Command::Verify { dir, pubkey } => {
-            let mut problems = crate::report::verify(&dir)?;
-            if let Some(k) = &pubkey {
-                problems.extend(crate::report::sign::verify_signature(&dir, k)?);
+        Command::Verify {
+            dir,
+            pubkey,
+            require_signature,
+        } => {
+            let v = crate::report::verify(&dir, pubkey.as_deref(), require_signature)?;
+            let name = residual_probe::text::printable(&dir.display().to_string()).into_owned();
+            for n in &v.notes {
+                eprintln!("{name}: note: {n}");
             }
-            if problems.is_empty() {
-                println!("{}: intact", dir.display());
+            if v.problems.is_empty() {
+                println!("{name}: intact");
                 Ok(exit::CLEAN)
             } else {
-                for p in &problems {
-                    println!("{}: {p}", dir.display());
+                for p in &v.problems {
+                    println!("{name}: {p}");
                 }
                 Ok(exit::FINDINGS)
             }
@@ -230,23 +296,7 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&cat.checks)?);
             } else {
-                let mut out = std::io::stdout().lock();
-                writeln!(
-                    out,
-                    "{:<40} {:<9} {:<28} TITLE",
-                    "ID", "SEVERITY", "CONTROLS"
-                )?;
-                for c in &cat.checks {
-                    let controls = [c.owasp_nhi.join(","), c.nist_csf.join(",")].join(" ");
-                    writeln!(
-                        out,
-                        "{:<40} {:<9} {:<28} {}",
-                        c.id,
-                        c.severity.as_str(),
-                        controls,
-                        c.title
-                    )?;
-                }
+                print_checks(&cat)?;
             }
             Ok(exit::CLEAN)
         }

@@ -83,7 +83,11 @@ fn load_with(path: &Path, offline: bool) -> Result<Config, InputError> {
         file: file.clone(),
         line: None,
         field: None,
-        message: format!("cannot read: {e}"),
+        message: if e.kind() == std::io::ErrorKind::NotFound {
+            "config file not found".into()
+        } else {
+            format!("cannot read the config: {e}")
+        },
     })?;
     let text = std::str::from_utf8(&bytes).map_err(|e| InputError {
         file: file.clone(),

@@ -6,7 +6,7 @@
 //! it does not have. Duplicate rows for one person merge (earliest departure wins) with a
 //! warning, because HR exports repeat people who had several contracts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -150,40 +150,96 @@ pub fn parse(file: &str, bytes: &[u8], format: Format) -> Result<LeaverSet, Inpu
             "file is empty: no header, no leavers".into(),
         ));
     }
-    let rows = match format {
-        Format::Csv(d) => csv_rows(file, text, d)?,
-        Format::Json => json_rows(file, text)?,
-        Format::JsonLines => jsonl_rows(file, text)?,
+    // Rows become leavers as they are read, and duplicates are found through two hash maps,
+    // so a million-row export loads in linear time and without a second copy of every row.
+    let mut m = Merger::default();
+    let mut rows = 0usize;
+    let mut sink = |row: Row| -> Result<(), InputError> {
+        rows += 1;
+        let l = row_to_leaver(file, row)?;
+        m.add(file, l);
+        Ok(())
     };
-    if rows.is_empty() {
+    let mut skipped = Vec::new();
+    match format {
+        Format::Csv(d) => csv_rows(file, text, d, &mut sink, &mut skipped)?,
+        Format::Json => json_rows(file, text, &mut sink, &mut skipped)?,
+        Format::JsonLines => jsonl_rows(file, text, &mut sink, &mut skipped)?,
+    }
+    m.warnings.extend(skipped);
+    if rows == 0 {
         return Err(err(
             None,
             None,
             "no leavers: the file has a header but no rows".into(),
         ));
     }
-    let n = rows.len();
-    let mut leavers: Vec<Leaver> = Vec::with_capacity(n);
-    let mut warnings = Vec::new();
-    for row in rows {
-        let l = row_to_leaver(file, row)?;
-        match leavers.iter_mut().find(|o| same_person(o, &l)) {
-            Some(o) => {
-                warnings.push(format!(
+    Ok(LeaverSet {
+        leavers: m.leavers,
+        warnings: m.warnings,
+        sha256,
+        rows,
+    })
+}
+
+/// Leavers so far, and where each email and employee id points: duplicate rows merge into
+/// the first row of their person (earliest departure wins).
+#[derive(Default)]
+struct Merger {
+    leavers: Vec<Leaver>,
+    warnings: Vec<String>,
+    by_employee: HashMap<String, usize>,
+    by_email: HashMap<String, Vec<usize>>,
+}
+
+impl Merger {
+    fn add(&mut self, file: &str, l: Leaver) {
+        let email = l.email.as_deref().map(normalize_email);
+        let mut candidates: Vec<usize> = Vec::new();
+        if let Some(e) = &l.employee_id {
+            candidates.extend(self.by_employee.get(e));
+        }
+        if let Some(e) = &email {
+            candidates.extend(self.by_email.get(e).into_iter().flatten());
+        }
+        candidates.sort_unstable();
+        let found = candidates
+            .into_iter()
+            .find(|&i| same_person(&self.leavers[i], &l));
+        match found {
+            Some(i) => {
+                let o = &mut self.leavers[i];
+                self.warnings.push(format!(
                     "{file}:{}: duplicate of line {} ({}); merged, earliest departure kept",
                     l.line, o.line, o.id
                 ));
                 merge(o, l);
+                let (emp, mail) = (
+                    o.employee_id.clone(),
+                    o.email.as_deref().map(normalize_email),
+                );
+                self.index(i, emp, mail);
             }
-            None => leavers.push(l),
+            None => {
+                let i = self.leavers.len();
+                let emp = l.employee_id.clone();
+                self.leavers.push(l);
+                self.index(i, emp, email);
+            }
         }
     }
-    Ok(LeaverSet {
-        leavers,
-        warnings,
-        sha256,
-        rows: n,
-    })
+
+    fn index(&mut self, i: usize, employee: Option<String>, email: Option<String>) {
+        if let Some(e) = employee {
+            self.by_employee.entry(e).or_insert(i);
+        }
+        if let Some(e) = email {
+            let v = self.by_email.entry(e).or_default();
+            if !v.contains(&i) {
+                v.push(i);
+            }
+        }
+    }
 }
 
 /// One input row: canonical field name → value, with its line number.
@@ -192,36 +248,97 @@ struct Row {
     fields: BTreeMap<&'static str, String>,
 }
 
-fn check_len(file: &str, line: usize, field: &str, v: &str) -> Result<(), InputError> {
+/// A field's value: not over the size limit, and no control character (a NUL or an escape
+/// sequence in an identifier is corruption or an attack, never a person's name).
+fn check_field(file: &str, line: usize, field: &str, v: &str) -> Result<(), InputError> {
+    let e = |message: String| InputError {
+        file: file.into(),
+        line: Some(line),
+        field: Some(field.into()),
+        message,
+    };
     if v.len() > MAX_FIELD_BYTES {
-        return Err(InputError {
-            file: file.into(),
-            line: Some(line),
-            field: Some(field.into()),
-            message: format!("field is {} bytes; the limit is {MAX_FIELD_BYTES}", v.len()),
-        });
+        return Err(e(format!(
+            "field is {} bytes; the limit is {MAX_FIELD_BYTES}",
+            v.len()
+        )));
+    }
+    if let Some(c) = v.chars().find(|c| c.is_control()) {
+        return Err(e(format!(
+            "contains the control character U+{:04X}; remove it (a quoted field that spans lines is not supported)",
+            c as u32
+        )));
     }
     Ok(())
 }
 
-fn csv_rows(file: &str, text: &str, delimiter: u8) -> Result<Vec<Row>, InputError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(false)
-        .from_reader(text.as_bytes());
+/// RFC 4180 quoting, scanned before parsing: a quote that opens a field and never closes
+/// would swallow the rest of the file into one field. Returns the line where it opened.
+fn unclosed_quote(text: &str, delimiter: u8) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut line = 1usize;
+    let mut in_quotes = false;
+    let mut opened_at = 0usize;
+    let mut field_start = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_quotes {
+            if b == b'"' {
+                if bytes.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    in_quotes = false;
+                }
+            } else if b == b'\n' {
+                line += 1;
+            }
+        } else if b == b'"' && field_start {
+            in_quotes = true;
+            opened_at = line;
+        } else if b == b'\n' {
+            line += 1;
+            field_start = true;
+            i += 1;
+            continue;
+        }
+        field_start = !in_quotes && (b == delimiter || b == b'\n');
+        i += 1;
+    }
+    in_quotes.then_some(opened_at)
+}
+
+fn csv_rows(
+    file: &str,
+    text: &str,
+    delimiter: u8,
+    sink: &mut dyn FnMut(Row) -> Result<(), InputError>,
+    warnings: &mut Vec<String>,
+) -> Result<(), InputError> {
     let e = |line: Option<usize>, field: Option<&str>, message: String| InputError {
         file: file.into(),
         line,
         field: field.map(str::to_string),
         message,
     };
+    if let Some(line) = unclosed_quote(text, delimiter) {
+        return Err(e(
+            Some(line),
+            None,
+            "a quoted field opens here and never closes (an unbalanced \")".into(),
+        ));
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers = rdr
         .headers()
         .map_err(|er| e(Some(1), None, format!("cannot read the header: {er}")))?
         .clone();
     let mut cols: Vec<Option<&'static str>> = Vec::new();
     for h in headers.iter() {
-        check_len(file, 1, h, h)?;
+        check_field(file, 1, "header", h)?;
         let c = canonical_column(h);
         if let Some(c) = c {
             if cols.contains(&Some(c)) {
@@ -231,20 +348,24 @@ fn csv_rows(file: &str, text: &str, delimiter: u8) -> Result<Vec<Row>, InputErro
         cols.push(c);
     }
     require_columns(file, &cols, &headers.iter().collect::<Vec<_>>(), delimiter)?;
-    let mut rows = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|er| {
-            let line = er.position().map(|p| p.line() as usize);
+            let line = er.position().map(|p| record_line(text, p.byte()));
             e(line, None, format!("malformed CSV row: {er}"))
         })?;
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        // The line from the byte offset: the csv crate counts CRLF files one line short.
+        let line = rec
+            .position()
+            .map(|p| record_line(text, p.byte()))
+            .unwrap_or(0);
         if rec.iter().all(|v| v.trim().is_empty()) {
+            warnings.push(format!("{file}:{line}: every field is empty; row skipped"));
             continue;
         }
         let mut fields = BTreeMap::new();
         for (i, v) in rec.iter().enumerate() {
             let name = headers.get(i).unwrap_or("?");
-            check_len(file, line, name, v)?;
+            check_field(file, line, name, v)?;
             if let Some(Some(c)) = cols.get(i) {
                 let v = v.trim();
                 if !v.is_empty() {
@@ -252,9 +373,9 @@ fn csv_rows(file: &str, text: &str, delimiter: u8) -> Result<Vec<Row>, InputErro
                 }
             }
         }
-        rows.push(Row { line, fields });
+        sink(Row { line, fields })?;
     }
-    Ok(rows)
+    Ok(())
 }
 
 fn require_columns(
@@ -289,13 +410,39 @@ fn require_columns(
     })
 }
 
-fn object_row(file: &str, line: usize, v: serde_json::Value) -> Result<Row, InputError> {
+/// 1-based line of a byte offset.
+fn line_at(text: &str, offset: usize) -> usize {
+    residual_probe::config::line_at(text, offset)
+}
+
+/// The line a CSV record starts on. The csv crate may report a record's start at the line
+/// break before it (the `\n` of a CRLF), so line ends there are skipped first.
+fn record_line(text: &str, byte: u64) -> usize {
+    let b = text.as_bytes();
+    let mut i = (byte as usize).min(b.len());
+    while i < b.len() && (b[i] == b'\n' || b[i] == b'\r') {
+        i += 1;
+    }
+    line_at(text, i)
+}
+
+/// One JSON object as a row. `text` is the whole file and `start` where the object begins
+/// in it, so an error names the line of the offending value. `None`: an empty object.
+fn object_row(file: &str, text: &str, start: usize, raw: &str) -> Result<Option<Row>, InputError> {
+    let line = line_at(text, start);
+    // The line of `"key"` inside this object (the first occurrence; good enough for errors).
+    let key_line = |k: &str| {
+        raw.find(&format!("\"{k}\""))
+            .map_or(line, |i| line_at(text, start + i))
+    };
     let e = |field: Option<&str>, message: String| InputError {
         file: file.into(),
-        line: Some(line),
+        line: Some(field.map_or(line, key_line)),
         field: field.map(str::to_string),
         message,
     };
+    let v: serde_json::Value =
+        serde_json::from_str(raw).map_err(|x| e(None, format!("invalid JSON: {x}")))?;
     let obj = match v {
         serde_json::Value::Object(o) => o,
         other => {
@@ -305,6 +452,12 @@ fn object_row(file: &str, line: usize, v: serde_json::Value) -> Result<Row, Inpu
             ))
         }
     };
+    if obj
+        .values()
+        .all(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()))
+    {
+        return Ok(None);
+    }
     let mut fields = BTreeMap::new();
     let mut saw_departure = false;
     for (k, v) in obj {
@@ -333,7 +486,7 @@ fn object_row(file: &str, line: usize, v: serde_json::Value) -> Result<Row, Inpu
                 ))
             }
         };
-        check_len(file, line, &k, &s)?;
+        check_field(file, key_line(&k), &k, &s)?;
         if c == "departure_date" {
             saw_departure = true;
         }
@@ -343,12 +496,12 @@ fn object_row(file: &str, line: usize, v: serde_json::Value) -> Result<Row, Inpu
         }
     }
     if !saw_departure {
-        return Err(e(
-            Some("departure_date"),
-            "missing required field \"departure_date\"".into(),
-        ));
+        return Err(InputError {
+            field: Some("departure_date".into()),
+            ..e(None, "missing required field \"departure_date\"".into())
+        });
     }
-    Ok(Row { line, fields })
+    Ok(Some(Row { line, fields }))
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
@@ -362,53 +515,80 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-fn json_rows(file: &str, text: &str) -> Result<Vec<Row>, InputError> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|er| InputError {
-        file: file.into(),
-        line: Some(er.line()),
-        field: None,
-        message: format!("invalid JSON: {er}"),
-    })?;
-    let items = match v {
-        serde_json::Value::Array(a) => a,
-        serde_json::Value::Object(mut o) if o.contains_key("leavers") => {
-            match o.remove("leavers") {
-                Some(serde_json::Value::Array(a)) => a,
-                _ => Vec::new(),
-            }
-        }
-        other => {
-            return Err(InputError {
-                file: file.into(),
-                line: Some(1),
-                field: None,
-                message: format!("expected an array of leavers, found {}", json_kind(&other)),
-            })
-        }
-    };
-    // JSON arrays carry no line numbers once parsed: report the record number instead.
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| object_row(file, i + 1, v))
-        .collect()
+/// Where `inner` (a slice of `text`) starts in it.
+fn offset_in(text: &str, inner: &str) -> usize {
+    (inner.as_ptr() as usize).saturating_sub(text.as_ptr() as usize)
 }
 
-fn jsonl_rows(file: &str, text: &str) -> Result<Vec<Row>, InputError> {
-    let mut rows = Vec::new();
-    for (i, l) in text.lines().enumerate() {
-        if l.trim().is_empty() {
+fn json_rows(
+    file: &str,
+    text: &str,
+    sink: &mut dyn FnMut(Row) -> Result<(), InputError>,
+    warnings: &mut Vec<String>,
+) -> Result<(), InputError> {
+    use serde_json::value::RawValue;
+    #[derive(serde::Deserialize)]
+    struct Wrapped<'a> {
+        #[serde(borrow)]
+        leavers: Vec<&'a RawValue>,
+    }
+    let bad = |line: usize, message: String| InputError {
+        file: file.into(),
+        line: Some(line),
+        field: None,
+        message,
+    };
+    // Syntax first, for the exact line of a JSON error.
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|er| bad(er.line(), format!("invalid JSON: {er}")))?;
+    if !(v.is_array() || v.get("leavers").is_some_and(|l| l.is_array())) {
+        return Err(bad(
+            1,
+            format!("expected an array of leavers, found {}", json_kind(&v)),
+        ));
+    }
+    // Again, keeping each record's text: its offset gives the lines errors name.
+    let items: Vec<&RawValue> = if v.is_array() {
+        serde_json::from_str(text)
+    } else {
+        serde_json::from_str::<Wrapped>(text).map(|w| w.leavers)
+    }
+    .map_err(|er| bad(er.line(), format!("invalid JSON: {er}")))?;
+    drop(v);
+    for raw in items {
+        let start = offset_in(text, raw.get());
+        match object_row(file, text, start, raw.get())? {
+            Some(row) => sink(row)?,
+            None => warnings.push(format!(
+                "{file}:{}: an empty object; skipped",
+                line_at(text, start)
+            )),
+        }
+    }
+    Ok(())
+}
+
+fn jsonl_rows(
+    file: &str,
+    text: &str,
+    sink: &mut dyn FnMut(Row) -> Result<(), InputError>,
+    warnings: &mut Vec<String>,
+) -> Result<(), InputError> {
+    for l in text.split_inclusive('\n') {
+        let start = offset_in(text, l);
+        let body = l.trim_end_matches(['\n', '\r']);
+        if body.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(l).map_err(|er| InputError {
-            file: file.into(),
-            line: Some(i + 1),
-            field: None,
-            message: format!("invalid JSON: {er}"),
-        })?;
-        rows.push(object_row(file, i + 1, v)?);
+        match object_row(file, text, start, body)? {
+            Some(row) => sink(row)?,
+            None => warnings.push(format!(
+                "{file}:{}: an empty object; skipped",
+                line_at(text, start)
+            )),
+        }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// `YYYY-MM-DD` (start of that day, UTC) or an RFC 3339 date-time.
@@ -580,5 +760,77 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("departure_date"));
+    }
+
+    #[test]
+    fn an_unclosed_quote_names_the_line_it_opened() {
+        let e = csv("email,departure_date,name\na@acme.com,2026-01-01,Ann\nb@acme.com,2026-01-02,\"Bob\nc@acme.com,2026-01-03,Cy\n")
+            .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("never closes"), "{e}");
+        // Escaped quotes inside a quoted field are fine.
+        assert!(
+            csv("email,departure_date,name\na@acme.com,2026-01-01,\"An \"\"A\"\" n\"\n").is_ok()
+        );
+    }
+
+    #[test]
+    fn control_characters_in_fields_are_refused() {
+        let e = csv("email,departure_date\na\u{0}@acme.com,2026-01-01\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(2), Some("email")),
+            "{e}"
+        );
+        let e =
+            csv("email,departure_date,name\na@acme.com,2026-01-01,\"x\u{1b}[2J\"\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("name"), "{e}");
+    }
+
+    #[test]
+    fn crlf_files_count_lines_right() {
+        let e = csv("email,departure_date\r\na@acme.com,2026-01-01\r\nb@acme.com,31/12/2026\r\n")
+            .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        let e = parse("t.jsonl", b"{\"email\":\"a@acme.com\",\"departure_date\":\"2026-01-01\"}\r\n{\"email\":\"b@acme.com\",\"departure_date\":\"nope\"}\r\n", Format::JsonLines).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn json_type_errors_name_the_line_of_the_value_and_empty_rows_are_skipped() {
+        let text = "[\n  {\"email\": \"a@acme.com\", \"departure_date\": \"2026-01-01\"},\n  {\"email\": \"b@acme.com\",\n   \"departure_date\": 20260101}\n]\n";
+        let e = parse("t.json", text.as_bytes(), Format::Json).unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(4), Some("departure_date")),
+            "{e}"
+        );
+        let text = "[{\"email\": \"a@acme.com\", \"departure_date\": \"2026-01-01\"}, {}]";
+        let set = parse("t.json", text.as_bytes(), Format::Json).unwrap();
+        assert_eq!(set.leavers.len(), 1);
+        assert!(
+            set.warnings.iter().any(|w| w.contains("empty object")),
+            "{:?}",
+            set.warnings
+        );
+        let set = csv("email,departure_date\n,\na@acme.com,2026-01-01\n").unwrap();
+        assert_eq!(set.leavers.len(), 1);
+        assert!(
+            set.warnings
+                .iter()
+                .any(|w| w.contains(":2: every field is empty")),
+            "{:?}",
+            set.warnings
+        );
+    }
+
+    #[test]
+    fn duplicates_merge_by_employee_id_or_email_in_file_order() {
+        let set = csv("email,departure_date,employee_id\na@acme.com,2026-03-01,E1\nb@acme.com,2026-02-01,E1\nA+x@acme.com,2026-01-01,\nc@acme.com,2026-01-01,E2\nc@acme.com,2026-01-05,E3\n").unwrap();
+        // E1 twice merges; the email-only row joins a@ (no employee id to disagree); c@ with two
+        // different employee ids are two people.
+        assert_eq!(set.leavers.len(), 3, "{:?}", set.leavers);
+        assert_eq!(set.leavers[0].departure.date().to_string(), "2026-01-01");
+        assert_eq!(set.warnings.len(), 2, "{:?}", set.warnings);
     }
 }

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod registry;
 pub mod report;
 pub mod scan;
+pub mod shell;
 pub mod suppress;
 
 use std::fmt;
@@ -31,16 +32,20 @@ pub struct InputError {
     pub message: String,
 }
 
+/// Messages echo input (a header, a value): at most this much of any part is shown.
+const ECHO: usize = 200;
+
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
+        use residual_probe::text::{clip, printable};
+        write!(f, "{}", printable(&clip(&self.file, ECHO)))?;
         if let Some(l) = self.line {
             write!(f, ":{l}")?;
         }
         if let Some(c) = &self.field {
-            write!(f, ": field {c:?}")?;
+            write!(f, ": field {:?}", clip(c, ECHO))?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", printable(&clip(&self.message, 2 * ECHO)))
     }
 }
 
@@ -52,6 +57,8 @@ pub mod exit {
     pub const FINDINGS: u8 = 1;
     pub const INPUT: u8 = 2;
     pub const INCOMPLETE: u8 = 3;
+    /// The scan ran but its report could not be written (disk full, permissions).
+    pub const WRITE: u8 = 4;
 }
 
 /// Run the command line; returns the process exit code. Errors are printed here, redacted.
@@ -73,11 +80,13 @@ pub fn run(args: Vec<std::ffi::OsString>) -> u8 {
     match cli::dispatch(cli, &args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!(
-                "error: {}",
-                residual_probe::redact::redact(&format!("{e:#}"))
-            );
-            exit::INPUT
+            let text = residual_probe::redact::redact(&format!("{e:#}"));
+            eprintln!("error: {}", residual_probe::text::printable(&text));
+            if e.downcast_ref::<report::WriteError>().is_some() {
+                exit::WRITE
+            } else {
+                exit::INPUT
+            }
         }
     }
 }

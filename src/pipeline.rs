@@ -101,7 +101,9 @@ pub fn scan_id(
     hex::encode(&h.finalize()[..6])
 }
 
-/// A new or empty folder: an earlier report is never overwritten or mixed into.
+/// The report folder: `out`, or `reports/<UTC timestamp>-<scan id>/`, created private and
+/// empty (an existing empty folder is adopted). An earlier report is never overwritten or
+/// mixed into.
 pub fn prepare_out(out: Option<PathBuf>, scan_id: &str) -> Result<PathBuf, InputError> {
     let dir = out.unwrap_or_else(|| {
         let ts = OffsetDateTime::now_utc();
@@ -116,17 +118,52 @@ pub fn prepare_out(out: Option<PathBuf>, scan_id: &str) -> Result<PathBuf, Input
         );
         PathBuf::from("reports").join(format!("{stamp}-{}", &scan_id[..8]))
     });
-    if let Ok(mut entries) = std::fs::read_dir(&dir) {
-        if entries.next().is_some() {
-            return Err(InputError {
-                file: dir.display().to_string(),
-                line: None,
-                field: Some("--out".into()),
-                message: "folder exists and is not empty; choose a new folder".into(),
-            });
+    report::create_folder(&dir)?;
+    Ok(dir)
+}
+
+/// Removes the folder it guards when it is still empty on drop: a scan that fails before its
+/// report leaves nothing behind.
+pub struct EmptyDirGuard(Option<PathBuf>);
+
+impl Drop for EmptyDirGuard {
+    fn drop(&mut self) {
+        if let Some(d) = &self.0 {
+            // Fails (and keeps the folder) unless it is empty.
+            let _ = std::fs::remove_dir(d);
         }
     }
-    Ok(dir)
+}
+
+/// Before any request: the report folder must be creatable and writable. A given `--out` is
+/// created now (private, empty); for the default, `reports/` must accept files.
+pub fn claim_out(out: Option<&std::path::Path>) -> Result<EmptyDirGuard, InputError> {
+    match out {
+        Some(dir) => {
+            let existed = std::fs::symlink_metadata(dir).is_ok();
+            report::create_folder(dir)?;
+            Ok(EmptyDirGuard((!existed).then(|| dir.to_path_buf())))
+        }
+        None => {
+            let reports = std::path::Path::new("reports");
+            let e = |m: String| InputError {
+                file: "reports".into(),
+                line: None,
+                field: Some("--out".into()),
+                message: m,
+            };
+            std::fs::create_dir_all(reports).map_err(|x| {
+                e(format!(
+                    "cannot create the default report folder: {x}; pass --out DIR"
+                ))
+            })?;
+            let probe = reports.join(format!(".residual-write-check-{}", std::process::id()));
+            std::fs::File::create(&probe)
+                .map_err(|x| e(format!("cannot write in reports/: {x}; pass --out DIR")))?;
+            let _ = std::fs::remove_file(&probe);
+            Ok(EmptyDirGuard(None))
+        }
+    }
 }
 
 /// The exit code for an evaluation (docs/commands.md).
@@ -188,6 +225,7 @@ pub fn run(set: &LeaverSet, snapshot: Snapshot, o: RunOptions) -> anyhow::Result
         sla_hours: o.sla_hours,
         fail_on: o.fail_on.as_str().into(),
         checks_override: o.catalogue.overrides.clone(),
+        formats: o.formats.clone(),
     };
     let renderers = report::renderers(&o.formats, o.csv_bom)?;
     let key = match &o.sign_key {
@@ -234,7 +272,7 @@ pub fn print_summary(o: &RunResult, json: bool) {
             "leavers": o.meta.leavers_count,
             "systems": o.instances,
             "findings": {"total": ev.findings.len(), "suppressed": suppressed, "critical": sev(Severity::Critical), "high": sev(Severity::High), "medium": sev(Severity::Medium), "low": sev(Severity::Low)},
-            "coverage": {"residual": count(C::Residual), "deprovisioned": count(C::Deprovisioned), "no_account": count(C::NoAccount), "ambiguous": count(C::Ambiguous), "error": count(C::Error), "not_departed": count(C::NotDeparted)},
+            "coverage": {"residual": count(C::Residual), "deprovisioned": count(C::Deprovisioned), "no_account": count(C::NoAccount), "ambiguous": count(C::Ambiguous), "error": count(C::Error), "unverified": count(C::Unverified), "not_departed": count(C::NotDeparted)},
         });
         println!("{v}");
         return;
@@ -244,9 +282,28 @@ pub fn print_summary(o: &RunResult, json: bool) {
         o.meta.scan_id,
         report::rfc3339(o.meta.as_of)
     );
+    let not_departed = {
+        let departed: std::collections::BTreeSet<&str> = ev
+            .coverage
+            .iter()
+            .filter(|c| c.outcome != Verdict::NotDeparted)
+            .map(|c| &*c.leaver_id)
+            .collect();
+        if ev.coverage.is_empty() {
+            0
+        } else {
+            o.meta.leavers_count.saturating_sub(departed.len())
+        }
+    };
     println!(
-        "  leavers: {}   system instances: {}",
-        o.meta.leavers_count, o.instances
+        "  leavers: {}{}   system instances: {}",
+        o.meta.leavers_count,
+        if not_departed > 0 {
+            format!(" ({not_departed} not yet departed)")
+        } else {
+            String::new()
+        },
+        o.instances
     );
     println!(
         "  findings: {} open (critical {}, high {}, medium {}, low {}), {suppressed} suppressed",
@@ -260,11 +317,11 @@ pub fn print_summary(o: &RunResult, json: bool) {
         sev(Severity::Low),
     );
     println!(
-        "  coverage: residual {}, deprovisioned {}, no_account {}, ambiguous {}, error {}, not_departed {}",
-        count(C::Residual), count(C::Deprovisioned), count(C::NoAccount), count(C::Ambiguous), count(C::Error), count(C::NotDeparted)
+        "  coverage: residual {}, deprovisioned {}, no_account {}, ambiguous {}, error {}, unverified {}, not_departed {}",
+        count(C::Residual), count(C::Deprovisioned), count(C::NoAccount), count(C::Ambiguous), count(C::Error), count(C::Unverified), count(C::NotDeparted)
     );
     if ev.incomplete() {
-        println!("  INCOMPLETE: some leavers could not be checked (see coverage.csv, outcome error/ambiguous)");
+        println!("  INCOMPLETE: some leavers could not be checked (see coverage.csv, outcome error, ambiguous or unverified)");
     }
     println!("  report: {}", o.dir.display());
 }

@@ -90,12 +90,67 @@ pub fn load_snapshot(path: &Path) -> Result<Snapshot, InputError> {
             line: None,
             field: Some("schema_version".into()),
             message: format!(
-                "snapshot schema {} is not supported (expected {SNAPSHOT_SCHEMA_VERSION})",
+                "snapshot schema {} is not supported (expected {SNAPSHOT_SCHEMA_VERSION}): collect it again with this version",
                 snap.schema_version
             ),
         });
     }
-    Ok(snap)
+    // A snapshot from elsewhere may hold what a scan of ours never writes.
+    residual_probe::redact::redact_snapshot(&snap).map_err(|e| InputError {
+        file,
+        line: None,
+        field: None,
+        message: format!("not a residual snapshot: {e}"),
+    })
+}
+
+/// Every check a snapshot's gaps name must be in the catalogue: a gap naming nothing known
+/// would block nothing.
+fn check_gaps(snap: &Snapshot, catalogue: &Catalogue, file: &str) -> Result<(), InputError> {
+    for s in &snap.systems {
+        for g in &s.gaps {
+            for c in &g.checks {
+                if catalogue.get(c).is_none_or(|ch| ch.system != s.system) {
+                    return Err(InputError {
+                        file: file.into(),
+                        line: None,
+                        field: Some("gaps.checks".into()),
+                        message: format!(
+                            "{}/{}: a gap names check {c:?}, which the {} catalogue does not hold",
+                            s.system, s.instance, s.system
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `collect --out FILE`, before any request: a new file in a folder that accepts files. An
+/// existing file (an earlier snapshot is evidence) or folder is refused.
+fn check_snapshot_out(out: &Path) -> Result<(), InputError> {
+    let e = |m: String| InputError {
+        file: out.display().to_string(),
+        line: None,
+        field: Some("--out".into()),
+        message: m,
+    };
+    if std::fs::symlink_metadata(out).is_ok() {
+        return Err(e("exists; choose a new file".into()));
+    }
+    if out.file_name().is_none() {
+        return Err(e("needs a file name".into()));
+    }
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|x| e(format!("cannot create its folder: {x}")))?;
+    let probe = dir.join(format!(".residual-write-check-{}", std::process::id()));
+    std::fs::File::create(&probe).map_err(|x| e(format!("cannot write in its folder: {x}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Which accounts a probe should detail: those some leaver could be, by any own-match rule.
@@ -145,7 +200,9 @@ pub fn collect(cfg: &Config, set: &LeaverSet) -> anyhow::Result<Snapshot> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(Snapshot {
+    // Redacted once, here: the evaluation, every report file and a later replay all see the
+    // same values, so a replay of the saved snapshot gives the same findings.
+    residual_probe::redact::redact_snapshot(&Snapshot {
         schema_version: SNAPSHOT_SCHEMA_VERSION,
         tool_version: TOOL_VERSION.into(),
         collected_at: OffsetDateTime::now_utc()
@@ -153,6 +210,7 @@ pub fn collect(cfg: &Config, set: &LeaverSet) -> anyhow::Result<Snapshot> {
             .unwrap_or(OffsetDateTime::now_utc()),
         systems,
     })
+    .context("redacting the snapshot")
 }
 
 fn progress(n: u64) -> Option<indicatif::ProgressBar> {
@@ -203,14 +261,35 @@ pub fn scan_command(args: ScanInputs) -> anyhow::Result<u8> {
         Some(s) => parse_as_of(s)?,
         None => cfg.as_of.unwrap_or(started_at),
     };
-    let (snapshot, source) = match &args.snapshot {
-        Some(p) => (load_snapshot(p)?, format!("file {}", p.display())),
+    let (snapshot, source, _out_guard) = match &args.snapshot {
+        Some(p) => {
+            let snap = load_snapshot(p)?;
+            check_gaps(&snap, &catalogue, &p.display().to_string())?;
+            if args.as_of.is_none()
+                && cfg.as_of.is_none()
+                && started_at - snap.collected_at > time::Duration::days(1)
+            {
+                tracing::warn!(
+                    "replaying a snapshot collected {} without --as-of: departures, days since departure and SLA breaches are counted to now, so this report differs from the original; to reproduce it, pass --as-of with the original report's as_of (in its manifest.json)",
+                    report::rfc3339(snap.collected_at)
+                );
+            }
+            let guard = pipeline::claim_out(args.out.as_deref())?;
+            (snap, format!("file {}", p.display()), guard)
+        }
         None => {
+            let Some(path) = &config_path else {
+                return Err(InputError {
+                    file: "residual.toml".into(),
+                    line: None,
+                    field: None,
+                    message: "no config: residual.toml not found in this folder; pass --config FILE (or --snapshot FILE to replay a saved scan)".into(),
+                }
+                .into());
+            };
             if cfg.is_empty() {
                 return Err(InputError {
-                    file: config_path
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|| "residual.toml".into()),
+                    file: path.display().to_string(),
                     line: None,
                     field: None,
                     message: format!(
@@ -220,7 +299,9 @@ pub fn scan_command(args: ScanInputs) -> anyhow::Result<u8> {
                 }
                 .into());
             }
-            (collect(&cfg, &set)?, "collected".to_string())
+            // The report folder is checked (and a given --out created) before any request.
+            let guard = pipeline::claim_out(args.out.as_deref())?;
+            (collect(&cfg, &set)?, "collected".to_string(), guard)
         }
     };
     let result = pipeline::run(
@@ -258,6 +339,7 @@ pub fn collect_command(
 ) -> anyhow::Result<u8> {
     let set = leavers::load(leavers_path, delimiter)?;
     let cfg = config::load(config_path)?;
+    check_snapshot_out(out)?;
     if cfg.is_empty() {
         return Err(InputError {
             file: config_path.display().to_string(),
@@ -281,7 +363,11 @@ pub fn collect_command(
         .context("--out needs a file name")?
         .to_string_lossy()
         .to_string();
-    report::write_atomic(dir, &name, &serde_json::to_vec_pretty(&snap)?)?;
+    report::write_atomic(
+        dir,
+        &name,
+        residual_probe::redact::to_json_pretty(&snap)?.as_bytes(),
+    )?;
     let failed = snap
         .systems
         .iter()

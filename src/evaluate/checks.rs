@@ -101,18 +101,27 @@ impl Ctx<'_> {
         }
         let mut remediation = check.remediation.clone();
         if let Some(cmd) = &check.remediation_command {
-            let cmd = cmd
-                .replace("{account}", account_name)
-                .replace("{resource_id}", resource_id)
-                .replace("{resource_name}", resource_name)
-                .replace("{instance}", &self.sys.instance);
+            // Every value is shell-quoted for where it sits in the template.
+            let cmd = crate::shell::fill(cmd, &|name| match name {
+                "account" => Some(account_name.to_string()),
+                "resource_id" => Some(resource_id.to_string()),
+                "resource_name" => Some(resource_name.to_string()),
+                "instance" => Some(self.sys.instance.to_string()),
+                other => self.sys.context.get(other).cloned(),
+            });
             remediation.push_str(" Command: ");
             remediation.push_str(&cmd);
         }
         let sh = self.shared;
         Finding {
             scan_id: sh.scan_id.clone(),
-            finding_id: finding_id(&check.id, &self.sys.instance, resource_id, &self.leaver.id),
+            finding_id: finding_id(
+                &check.id,
+                &self.sys.system,
+                &self.sys.instance,
+                resource_id,
+                &self.leaver.id,
+            ),
             status: Status::Open,
             severity,
             check_id: check.id.clone(),

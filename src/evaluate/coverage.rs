@@ -116,14 +116,26 @@ pub(super) fn cell(
         (Verdict::Ambiguous, d.join("; "))
     } else if !own_accounts.is_empty() {
         (Verdict::Deprovisioned, summarize(&own_accounts, &findings))
-    } else {
-        // No login of their own; anything they own is listed but is not a path.
+    } else if let Some(why) = unidentifiable(cx) {
+        // Nothing the system records could be compared with the leaver's row: "no account"
+        // would be a guess. Anything they own is still listed.
         if open > 0 {
-            let d = format!("{}; owns: {}", no_account, summarize(&[], &findings));
-            (Verdict::NoAccount, d)
+            (
+                Verdict::Unverified,
+                format!("{why}; owns: {}", summarize(&[], &findings)),
+            )
         } else {
-            (Verdict::NoAccount, String::new())
+            (Verdict::Unverified, why)
         }
+    } else if open > 0 {
+        // No login of their own, but machine identities they owned or secrets they could
+        // read: the trust that outlives a person. That is residual access.
+        (
+            Verdict::Residual,
+            format!("{no_account}; owns: {}", summarize(&[], &findings)),
+        )
+    } else {
+        (Verdict::NoAccount, String::new())
     };
     let mut detail = detail;
     if outcome != Verdict::Ambiguous && !ambiguities.is_empty() {
@@ -144,6 +156,40 @@ pub(super) fn cell(
     };
     let detail = apply_severity_gaps(cx, &own_ids, &mut findings, detail);
     (outcome, own_accounts.len(), findings, detail)
+}
+
+/// Why the leaver cannot be identified in this instance, if they cannot: their row carries
+/// none of the identifiers the instance's accounts record.
+fn unidentifiable(cx: &Ctx) -> Option<String> {
+    use residual_probe::Identifier::{Email, EmployeeId, Handle, Username};
+    let l = cx.leaver;
+    let sys = cx.sys;
+    // A full inventory with no account at all: nobody has one, whatever they are known by.
+    if sys.accounts.is_empty() && sys.looked_up.is_none() {
+        return None;
+    }
+    let has = |i: residual_probe::Identifier| match i {
+        Email => l.email.is_some() || l.aliases.iter().any(|a| a.contains('@')),
+        Handle => l.handles.contains_key(&sys.system),
+        Username => l.aliases.iter().any(|a| !a.contains('@')),
+        EmployeeId => l.employee_id.is_some(),
+    };
+    if sys.identifiers.iter().any(|&i| has(i)) {
+        return None;
+    }
+    let kinds: Vec<&str> = sys.identifiers.iter().map(|i| i.as_str()).collect();
+    let mut why = format!(
+        "cannot identify the leaver here: {} accounts are known by {} only, and the leaver's row has none",
+        sys.instance,
+        if kinds.is_empty() { "nothing".to_string() } else { kinds.join(", ") }
+    );
+    if sys.identifiers.contains(&Username) || sys.identifiers.contains(&Handle) {
+        why.push_str(" (an email's local part was tried, and matched no account)");
+    }
+    if let Some(h) = &sys.identify_hint {
+        why.push_str(&format!(": {h}"));
+    }
+    Some(why)
 }
 
 /// A severity gap (something that decides an escalation was not read) raises the findings of

@@ -107,10 +107,20 @@ pub enum Verdict {
     NoAccount,
     Ambiguous,
     Error,
+    /// The system records nothing the leaver's row could be compared with: not checked.
+    Unverified,
     NotDeparted,
 }
 
 impl Verdict {
+    /// The row could not be checked, or needs a person: the scan is incomplete.
+    pub fn incomplete(self) -> bool {
+        matches!(
+            self,
+            Verdict::Error | Verdict::Ambiguous | Verdict::Unverified
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Residual => "residual",
@@ -118,6 +128,7 @@ impl Verdict {
             Verdict::NoAccount => "no_account",
             Verdict::Ambiguous => "ambiguous",
             Verdict::Error => "error",
+            Verdict::Unverified => "unverified",
             Verdict::NotDeparted => "not_departed",
         }
     }
@@ -169,17 +180,22 @@ impl Evaluation {
 
     /// Some leaver × system could not be checked (or needs a person to decide who it is).
     pub fn incomplete(&self) -> bool {
-        self.coverage
-            .iter()
-            .any(|c| matches!(c.outcome, Verdict::Error | Verdict::Ambiguous))
+        self.coverage.iter().any(|c| c.outcome.incomplete())
             || self.findings.iter().any(|f| f.severity_assumed.is_some())
     }
 }
 
-/// A stable id: the same check, instance, resource and leaver give the same id in every scan.
-pub fn finding_id(check: &str, instance: &str, resource: &str, leaver: &str) -> String {
+/// A stable id: the same check, system, instance, resource and leaver give the same id in
+/// every scan; two systems' instances with one label never share ids.
+pub fn finding_id(
+    check: &str,
+    system: &str,
+    instance: &str,
+    resource: &str,
+    leaver: &str,
+) -> String {
     let mut h = Sha256::new();
-    for part in [check, instance, resource, leaver] {
+    for part in [check, system, instance, resource, leaver] {
         h.update(part.as_bytes());
         h.update([0u8]);
     }

@@ -19,7 +19,7 @@ impl Render for FindingsJson {
             "unverified": r.evaluation.unverified,
             "suppressions": r.evaluation.suppression_notes,
         });
-        let text = serde_json::to_string_pretty(&v)?;
-        Ok(residual_probe::redact::redact(&text).into_bytes())
+        // Each value redacted before it is serialised: the file stays valid JSON.
+        Ok(residual_probe::redact::to_json_pretty(&v)?.into_bytes())
     }
 }

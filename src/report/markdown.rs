@@ -9,11 +9,27 @@ use crate::evaluate::Verdict;
 
 pub struct Summary;
 
-/// Markdown table cells must not break the table or inject markup.
+/// An estate value in Markdown: it must not break the table, inject markup (`<img onerror>`
+/// runs when the Markdown is rendered), make a link, or carry control characters.
 fn cell(s: &str) -> String {
-    residual_probe::redact::redact(s)
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+    let s = residual_probe::redact::redact(s).replace(['\n', '\r'], " ");
+    let s = residual_probe::text::printable(&s).into_owned();
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            // Emphasis, code, links (`[…](…)` needs the brackets) and table cells.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl Render for Summary {
@@ -40,20 +56,25 @@ impl Render for Summary {
             .collect();
         // Open findings only: suppressed ones are listed under Suppressions.
         let sev = |x: Severity| ev.open(x);
-        writeln!(s, "As of {}: {} leavers checked across {} system instance(s); **{} with residual access**.", super::rfc3339(m.as_of), departed.len(), r.snapshot.systems.len(), residual.len())?;
+        let not_departed = m.leavers_count.saturating_sub(departed.len());
+        writeln!(s, "As of {}: {} leavers checked across {} system instance(s){}; **{} with residual access**.", super::rfc3339(m.as_of), departed.len(), r.snapshot.systems.len(), if not_departed > 0 { format!(" ({not_departed} more not yet departed)") } else { String::new() }, residual.len())?;
         writeln!(s)?;
-        writeln!(s, "| critical | high | medium | low | errors | ambiguous |")?;
-        writeln!(s, "|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(
+            s,
+            "| critical | high | medium | low | errors | ambiguous | unverified |"
+        )?;
+        writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|")?;
         let oc = |o: Verdict| ev.outcomes(o);
         writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             sev(Severity::Critical),
             sev(Severity::High),
             sev(Severity::Medium),
             sev(Severity::Low),
             oc(Verdict::Error),
-            oc(Verdict::Ambiguous)
+            oc(Verdict::Ambiguous),
+            oc(Verdict::Unverified)
         )?;
         writeln!(s)?;
         let top: Vec<_> = ev
@@ -87,7 +108,7 @@ impl Render for Summary {
         let problems: Vec<_> = ev
             .coverage
             .iter()
-            .filter(|c| matches!(c.outcome, Verdict::Error | Verdict::Ambiguous))
+            .filter(|c| c.outcome.incomplete())
             .collect();
         if !problems.is_empty() {
             writeln!(s, "## Not fully checked")?;
@@ -138,5 +159,17 @@ impl Render for Summary {
             "Evidence: `findings.csv`, `coverage.csv`; integrity: `residual verify <this folder>`."
         )?;
         Ok(s.into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cells_cannot_inject_markup_links_or_escapes() {
+        let c = super::cell("<img src=x onerror=alert(1)> [x](javascript:y) a|b \u{1b}[2J");
+        assert!(!c.contains('<') && !c.contains('>'), "{c}");
+        assert!(c.contains("\\[x\\](javascript:y)"), "{c}");
+        assert!(c.contains("a\\|b"), "{c}");
+        assert!(!c.contains('\u{1b}'), "{c}");
     }
 }

@@ -24,7 +24,9 @@ use time::OffsetDateTime;
 
 use crate::evaluate::Evaluation;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `finding_id` includes the system; coverage may say `unverified`; manifest `report_complete` /
+/// `scan_complete`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub use residual_probe::rfc3339;
 
@@ -58,6 +60,8 @@ pub struct ScanMeta {
     pub fail_on: String,
     /// `--checks FILE` and its sha256: check metadata the user changed.
     pub checks_override: Option<(String, String)>,
+    /// The formats written (what `verify` expects to find).
+    pub formats: Vec<String>,
 }
 
 /// One output file's renderer.
@@ -87,19 +91,133 @@ pub fn renderers(formats: &[String], csv_bom: bool) -> anyhow::Result<Vec<Box<dy
 
 pub const BUILT_FORMATS: &[&str] = &["csv", "json", "ocsf", "html", "md"];
 
+/// Writing the report failed after the scan ran: exit 4, naming the path. Temp files are
+/// removed; the manifest, written last, is missing, so `verify` refuses the folder.
+#[derive(Debug)]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot write the report: {}: {}",
+            residual_probe::text::printable(&self.path.display().to_string()),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
+    move |source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Create (or adopt, when it exists, is a real folder and is empty) the report folder,
+/// private to the user (0700). A symlink, a file or a non-empty folder is refused.
+pub fn create_folder(dir: &Path) -> Result<(), crate::InputError> {
+    let refuse = |m: &str| crate::InputError {
+        file: dir.display().to_string(),
+        line: None,
+        field: Some("--out".into()),
+        message: m.to_string(),
+    };
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(refuse("is a symbolic link; choose a new folder"))
+        }
+        Ok(m) if !m.is_dir() => return Err(refuse("is a file; choose a new folder")),
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(dir)
+                .map_err(|e| refuse(&format!("cannot read the folder: {e}")))?;
+            if entries.next().is_some() {
+                return Err(refuse(
+                    "folder exists and is not empty; choose a new folder",
+                ));
+            }
+        }
+        Err(_) => {
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| refuse(&format!("cannot create its parent folder: {e}")))?;
+            }
+            let mut b = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(dir)
+                .map_err(|e| refuse(&format!("cannot create the folder: {e}")))?;
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| refuse(&format!("cannot make the folder private: {e}")))?;
+    }
+    // Writable? Find out now, not after the scan.
+    let probe = dir.join(format!(".residual-write-check-{}", std::process::id()));
+    open_new(&probe).map_err(|e| refuse(&format!("cannot write in the folder: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// A new file, private (0600), refusing to follow or replace anything already there.
+fn open_new(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    o.open(path)
+}
+
 /// Write `bytes` to `dir/name` through a temp file and a rename, so a reader never sees half
-/// a file. Returns the sha256.
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<String> {
+/// a file. The temp file is created exclusively (a planted file or symlink is refused, not
+/// followed) and removed on any failure. Returns the sha256.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<String, WriteError> {
     let tmp = dir.join(format!(".{name}.tmp"));
     let dest = dir.join(name);
-    {
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+    let result = (|| {
+        let mut f = open_new(&tmp).map_err(write_err(&tmp))?;
+        f.write_all(bytes).map_err(write_err(&tmp))?;
+        f.sync_all().map_err(write_err(&tmp))?;
+        std::fs::rename(&tmp, &dest).map_err(write_err(&dest))
+    })();
+    if result.is_err() {
+        // Only our own temp file: a planted one made `open_new` fail before we wrote it.
+        if let Err(e) = &result {
+            if e.path != tmp || e.source.kind() != std::io::ErrorKind::AlreadyExists {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
     }
-    std::fs::rename(&tmp, &dest).with_context(|| format!("renaming to {}", dest.display()))?;
+    result?;
     Ok(hex::encode(Sha256::digest(bytes)))
+}
+
+/// The files a format list writes (besides the manifest): what `verify` requires.
+pub fn files_for(formats: &[String]) -> Vec<&'static str> {
+    let mut out = vec!["snapshot.json"];
+    for f in formats {
+        out.extend(match f.as_str() {
+            "csv" => &["findings.csv", "coverage.csv"][..],
+            "json" => &["findings.json"][..],
+            "ocsf" => &["findings.ocsf.json"][..],
+            "html" => &["report.html"][..],
+            "md" => &["summary.md"][..],
+            _ => &[][..],
+        });
+    }
+    out.sort();
+    out
 }
 
 #[derive(Debug, Serialize)]
@@ -125,7 +243,7 @@ pub fn write_folder(
     exit_code: i32,
     sign_key: Option<&ed25519_dalek::SigningKey>,
 ) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // The folder was created (private, empty) by `create_folder` before the scan.
     let mut files = std::collections::BTreeMap::new();
     for r in renderers {
         let bytes = r.render(report)?;
@@ -134,7 +252,7 @@ pub fn write_folder(
             write_atomic(dir, r.file_name(), &bytes)?,
         );
     }
-    let snap = serde_json::to_vec_pretty(report.snapshot)?;
+    let snap = residual_probe::redact::to_json_pretty(report.snapshot)?.into_bytes();
     files.insert(
         "snapshot.json".into(),
         write_atomic(dir, "snapshot.json", &snap)?,
@@ -186,8 +304,12 @@ pub fn write_folder(
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "residual", "version": m.tool_version, "git_commit": m.git_commit},
         "scan_id": m.scan_id,
-        "complete": true,
-        "scan_incomplete": ev.incomplete(),
+        // The folder is finished (this file is written last) — whatever the scan found.
+        "report_complete": true,
+        // Every leaver × instance was checked (exit code 3 otherwise).
+        "scan_complete": !ev.incomplete(),
+        "formats": m.formats,
+        "signed": sign_key.is_some(),
         "exit_code": exit_code,
         "started_at": rfc3339(m.started_at),
         "finished_at": rfc3339(OffsetDateTime::now_utc()),
@@ -207,11 +329,11 @@ pub fn write_folder(
             "coverage_rows": ev.coverage.len(),
             "residual": count(Residual), "deprovisioned": count(Deprovisioned),
             "no_account": count(NoAccount), "ambiguous": count(Ambiguous),
-            "error": count(Error), "not_departed": count(NotDeparted),
+            "error": count(Error), "unverified": count(Unverified), "not_departed": count(NotDeparted),
         },
         "files": files,
     });
-    let text = residual_probe::redact::redact(&serde_json::to_string_pretty(&manifest)?);
+    let text = residual_probe::redact::to_json_pretty(&manifest)?;
     // The signature is written before the manifest it covers, so a folder with a manifest is
     // never missing its signature.
     if let Some(k) = sign_key {
@@ -225,45 +347,175 @@ pub fn write_folder(
     Ok(dir.to_path_buf())
 }
 
-/// Check a report folder against its manifest: every listed file present with the same sha256,
-/// and no file the manifest does not list. Returns the problems found, empty when intact.
-pub fn verify(dir: &Path) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read(dir.join("manifest.json"))
-        .with_context(|| format!("no manifest.json in {}", dir.display()))?;
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&text).context("manifest.json is not JSON")?;
-    let files = manifest
-        .get("files")
-        .and_then(|f| f.as_object())
-        .context("manifest.json has no files table")?;
-    let mut problems = Vec::new();
-    if manifest.get("complete").and_then(|c| c.as_bool()) != Some(true) {
-        problems.push("manifest does not mark the report complete".to_string());
+/// What `verify` found: problems (the folder is not intact) and notes (what it could not
+/// prove).
+#[derive(Debug, Default)]
+pub struct Verification {
+    pub problems: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Check a report folder against its manifest: no symlinks; the manifest finished, listing
+/// every file its formats imply; every listed file present with the same sha256; no file it
+/// does not list; and the signature, when a key is given (or required).
+pub fn verify(
+    dir: &Path,
+    pubkey: Option<&Path>,
+    require_signature: bool,
+) -> anyhow::Result<Verification> {
+    let mut v = Verification::default();
+    let show = |n: &str| residual_probe::text::printable(n).into_owned();
+    let meta = std::fs::symlink_metadata(dir)
+        .with_context(|| format!("{}: cannot read", dir.display()))?;
+    if meta.file_type().is_symlink() {
+        v.problems
+            .push("the folder is a symbolic link: verify the folder itself".into());
+        return Ok(v);
+    }
+    let mpath = dir.join("manifest.json");
+    match std::fs::symlink_metadata(&mpath) {
+        Ok(m) if m.file_type().is_symlink() => {
+            v.problems
+                .push("manifest.json: a symbolic link, not the manifest".into());
+            return Ok(v);
+        }
+        Ok(_) => {}
+        Err(_) => {
+            v.problems.push(
+                "manifest.json: missing (the report was never finished, or was removed)".into(),
+            );
+            return Ok(v);
+        }
+    }
+    let text = std::fs::read(&mpath).context("reading manifest.json")?;
+    let manifest: serde_json::Value = match serde_json::from_slice(&text) {
+        Ok(m) => m,
+        Err(e) => {
+            v.problems.push(format!("manifest.json: not JSON ({e})"));
+            return Ok(v);
+        }
+    };
+    let Some(files) = manifest.get("files").and_then(|f| f.as_object()) else {
+        v.problems.push("manifest.json: no files table".into());
+        return Ok(v);
+    };
+    // `complete` is how reports before `report_complete` said it.
+    let finished = manifest
+        .get("report_complete")
+        .or_else(|| manifest.get("complete"))
+        .and_then(|c| c.as_bool());
+    if finished != Some(true) {
+        v.problems
+            .push("manifest does not mark the report complete".to_string());
+    }
+    if files.is_empty() {
+        v.problems.push("manifest lists no files".into());
+    }
+    if let Some(formats) = manifest.get("formats").and_then(|f| f.as_array()) {
+        let formats: Vec<String> = formats
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect();
+        for want in files_for(&formats) {
+            if !files.contains_key(want) {
+                v.problems.push(format!(
+                    "{want}: the manifest's formats imply it, but it is not listed"
+                ));
+            }
+        }
     }
     for (name, want) in files {
-        if name.contains('/') || name.contains("..") {
-            problems.push(format!("{name}: unsafe file name in manifest"));
+        if name.contains('/') || name.contains('\\') || name.contains("..") || name.starts_with('.')
+        {
+            v.problems
+                .push(format!("{}: unsafe file name in manifest", show(name)));
             continue;
         }
-        match std::fs::read(dir.join(name)) {
+        let path = dir.join(name);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                v.problems
+                    .push(format!("{}: a symbolic link, not a file", show(name)));
+                continue;
+            }
+            Ok(m) if !m.is_file() => {
+                v.problems.push(format!("{}: not a file", show(name)));
+                continue;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                v.problems.push(format!("{}: missing", show(name)));
+                continue;
+            }
+        }
+        match std::fs::read(&path) {
             Ok(bytes) => {
                 let got = hex::encode(Sha256::digest(&bytes));
                 if Some(got.as_str()) != want.as_str() {
-                    problems.push(format!(
-                        "{name}: changed (sha256 {got}, manifest says {})",
-                        want.as_str().unwrap_or("?")
+                    v.problems.push(format!(
+                        "{}: changed (sha256 {got}, manifest says {})",
+                        show(name),
+                        show(want.as_str().unwrap_or("?"))
                     ));
                 }
             }
-            Err(_) => problems.push(format!("{name}: missing")),
+            Err(_) => v.problems.push(format!("{}: cannot be read", show(name))),
         }
     }
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().to_string();
         if name != "manifest.json" && name != "manifest.sig" && !files.contains_key(&name) {
-            problems.push(format!("{name}: extra file not in the manifest"));
+            v.problems
+                .push(format!("{}: extra file not in the manifest", show(&name)));
         }
     }
-    problems.sort();
-    Ok(problems)
+    let sig = dir.join("manifest.sig");
+    let has_sig = std::fs::symlink_metadata(&sig).is_ok();
+    let signed = manifest.get("signed").and_then(|s| s.as_bool()) == Some(true);
+    if signed && !has_sig {
+        v.problems
+            .push("manifest.sig: missing, though the manifest says the report was signed".into());
+    }
+    match pubkey {
+        Some(k) => v.problems.extend(sign::verify_signature(dir, k)?),
+        None if require_signature => v
+            .problems
+            .push("--require-signature: no signature was checked (pass --pubkey KEY.pub)".into()),
+        None if has_sig => v.notes.push(
+            "manifest.sig is present but was not checked: pass --pubkey KEY.pub to check it".into(),
+        ),
+        None => v.notes.push(
+            "unsigned: the hashes show the files match the manifest, not that nobody rewrote both"
+                .into(),
+        ),
+    }
+    v.problems.sort();
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    /// A symlink planted at the temp name is refused, never followed: the target keeps its
+    /// content and the temp name is left as it was.
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_refuses_a_planted_temp_file() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, d.path().join(".findings.csv.tmp")).unwrap();
+        let e = super::write_atomic(d.path(), "findings.csv", b"data").unwrap_err();
+        assert!(e.to_string().contains(".findings.csv.tmp"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(!d.path().join("findings.csv").exists());
+        // A clean write works, and its file is private.
+        let d2 = tempfile::tempdir().unwrap();
+        super::write_atomic(d2.path(), "x.csv", b"data").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d2.path().join("x.csv"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }

@@ -104,7 +104,6 @@ impl Render for Events {
     }
     fn render(&self, r: &Report) -> anyhow::Result<Vec<u8>> {
         let events: Vec<Value> = r.evaluation.findings.iter().map(|f| event(f, r)).collect();
-        let text = serde_json::to_string_pretty(&events)?;
-        Ok(residual_probe::redact::redact(&text).into_bytes())
+        Ok(residual_probe::redact::to_json_pretty(&events)?.into_bytes())
     }
 }

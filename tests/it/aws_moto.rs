@@ -222,7 +222,8 @@ fn aws_main_scenario_exact_findings_coverage_read_only_and_replay() {
         ("alice", "residual"),
         ("bob", "residual"),
         ("carol", "deprovisioned"),
-        ("dave", "no_account"),
+        // No IAM user of his own, but machine identities he owns: residual (issue 10.2).
+        ("dave", "residual"),
         ("erin", "residual"),
         ("frank", "not_departed"),
         ("gina", "ambiguous"),
@@ -458,7 +459,7 @@ fn aws_per_user_failure_is_error_for_that_leaver_only() {
         assert_eq!(o, "error", "{l}: {d}");
         assert!(d.contains("ListServiceSpecificCredentials"), "{l}: {d}");
     }
-    assert_eq!(cov["dave@acme.example"].0, "no_account");
+    assert_eq!(cov["dave@acme.example"].0, "residual");
     assert_eq!(cov["henry@acme.example"].0, "no_account");
     // What was read is still reported: alice's keys are findings even though the scan of her is incomplete.
     assert!(csv_rows(&dir.join("r/findings.csv"))

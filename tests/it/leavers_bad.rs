@@ -50,6 +50,35 @@ const BAD: &[(&str, Option<usize>, Option<&str>, &str)] = &[
         Some("departure_date"),
         "expected a string",
     ),
+    // A quote that never closes would swallow the rest of the file (and a leaver) silently.
+    ("unclosed_quote.csv", Some(3), None, "never closes"),
+    (
+        "nul_in_email.csv",
+        Some(2),
+        Some("email"),
+        "control character",
+    ),
+    // CRLF line ends are counted right (the csv crate alone said line 2).
+    (
+        "crlf_bad_date.csv",
+        Some(3),
+        Some("departure_date"),
+        "is not a date",
+    ),
+    // JSON errors name the line of the offending value, not the record number.
+    (
+        "wrong_type_line.json",
+        Some(4),
+        Some("departure_date"),
+        "expected a string",
+    ),
+    // A huge header cell is echoed as a bounded prefix.
+    (
+        "huge_header.csv",
+        Some(1),
+        Some("header"),
+        "the limit is 4096",
+    ),
 ];
 
 fn fixture(name: &str) -> String {
@@ -97,6 +126,11 @@ fn every_bad_leavers_file_exits_2_naming_file_line_and_field() {
             "{file}: message should say {words:?}: {err}"
         );
         assert!(!err.contains("panicked"), "{file}: {err}");
+        assert!(
+            err.len() < 2_000,
+            "{file}: the message echoes too much ({} bytes)",
+            err.len()
+        );
         assert!(
             !work.path().join("r").exists(),
             "{file}: a report folder was created"

@@ -5,6 +5,7 @@
 mod aws_moto;
 mod github;
 mod harness;
+mod hostile;
 mod html;
 mod leavers_bad;
 mod reports;

@@ -475,7 +475,7 @@ fn signed_manifest_verifies_and_detects_tampering_and_wrong_keys() {
     // signature cannot.
     let m = std::fs::read_to_string(dir.join("s/manifest.json"))
         .unwrap()
-        .replace("\"complete\": true", "\"complete\": true ");
+        .replace("\"report_complete\": true", "\"report_complete\": true ");
     std::fs::write(dir.join("s/manifest.json"), m).unwrap();
     let tampered = residual(dir, &["verify", "s", "--pubkey", "a.pub"], &[]);
     assert_eq!(code(&tampered), 1);

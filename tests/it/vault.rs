@@ -224,7 +224,9 @@ fn vault_unreachable_or_bad_token_fails_closed() {
 }
 
 /// Regression: OpenBao answers an empty LIST (no entities, say) with `data: {}` and no keys.
-/// That is an empty list — a leaver with nothing there is `no_account`, not `error`.
+/// That is an empty list — a leaver with nothing there is `no_account`, not `error`. (Her row
+/// names her Vault login, `zoe`: an email alone cannot be compared with a Vault that records
+/// no emails, which is `unverified`.)
 #[test]
 fn vault_empty_server_is_clean_not_an_error() {
     let peer = Peer::start("openbao_launcher.py", &["--root-token".into(), ROOT.into()]);
@@ -232,7 +234,7 @@ fn vault_empty_server_is_clean_not_an_error() {
     let dir = work.path();
     std::fs::write(
         dir.join("leavers.csv"),
-        "email,departure_date\nzoe@acme.example,2026-11-01\n",
+        "email,departure_date,aliases\nzoe@acme.example,2026-11-01,zoe\n",
     )
     .unwrap();
     std::fs::write(dir.join("residual.toml"), format!("[[vault]]\naddr = \"{}\"\ntoken_env = \"RESIDUAL_TEST_VAULT_TOKEN\"\nkv_mounts = [\"secret\"]\n", peer.endpoint())).unwrap();

@@ -208,6 +208,7 @@ pub fn demo() -> Vec<SystemSnapshot> {
     prod.notes = vec!["demo estate (built in, offline)".into()];
     prod.accounts = accounts;
     prod.assets = assets;
+    crate::identify(&mut prod);
     vec![
         prod,
         SystemSnapshot::failed(

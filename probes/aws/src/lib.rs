@@ -281,6 +281,9 @@ impl<'a> Collector<'a> {
             gaps: Vec::new(),
             looked_up: None,
             history_since: None,
+            identifiers: Vec::new(),
+            identify_hint: None,
+            context: Default::default(),
         };
 
         let report_by_user: HashMap<&str, &api::ReportRow> =
@@ -378,6 +381,7 @@ impl<'a> Collector<'a> {
         }
         snap.accounts.sort_by(|a, b| a.id.cmp(&b.id));
         snap.assets.sort_by(|a, b| a.id.cmp(&b.id));
+        identify(&mut snap);
         Ok(snap)
     }
 }
@@ -386,6 +390,16 @@ fn aws_credential_types_provider(
     p: aws_config::sts::AssumeRoleProvider,
 ) -> aws_credential_types::provider::SharedCredentialsProvider {
     aws_credential_types::provider::SharedCredentialsProvider::new(p)
+}
+
+/// IAM users are known by name (the `aws_username` column, non-email aliases, a probable
+/// email local part), and by email only where users carry an `email` tag or log in with one.
+pub(crate) fn identify(snap: &mut SystemSnapshot) {
+    use residual_probe::Identifier::{Handle, Username};
+    snap.identify_by(
+        &[Handle, Username],
+        Some("add an aws_username column to the leavers file, or tag each IAM user with its person's email (tag key email)"),
+    );
 }
 
 /// The AWS probe for one `[[aws]]` table.

@@ -112,5 +112,6 @@ pub fn demo() -> Vec<SystemSnapshot> {
     );
     // Members enumerated; invitations and token owners are not members.
     org.accounts_enumerated = 3;
+    crate::identify(&mut org, false);
     vec![org]
 }

@@ -159,6 +159,22 @@ struct Collector<'a> {
     sees_all: bool,
 }
 
+/// Members are known by login (the `github_login` column, non-email aliases, a probable email
+/// local part), and by email only through SAML NameIDs: an invitation's email matches no
+/// member.
+pub(crate) fn identify(snap: &mut SystemSnapshot, saml: bool) {
+    use residual_probe::Identifier::{Email, Handle, Username};
+    snap.identifiers = if saml {
+        vec![Email, Handle, Username]
+    } else {
+        vec![Handle, Username]
+    };
+    snap.identify_hint = Some(
+        "add a github_login column to the leavers file, or enable SAML SSO for the org (its NameIDs are matched by email)"
+            .into(),
+    );
+}
+
 /// Map a non-success status to an error. `what` is the endpoint, for the message.
 fn classify(what: &str, r: &Reply) -> ProbeError {
     let msg = serde_json::from_slice::<api::ErrorBody>(&r.body)
@@ -393,6 +409,7 @@ impl Collector<'_> {
         snap.accounts
             .sort_by(|a, b| (&a.resource_type, &a.id).cmp(&(&b.resource_type, &b.id)));
         snap.assets.sort_by(|a, b| a.id.cmp(&b.id));
+        identify(&mut snap, !login_to_nameid.is_empty());
         let rate = this.http.rate();
         if let (Some(rem), Some(lim)) = (rate.remaining, rate.limit) {
             snap.notes.push(format!(

@@ -189,6 +189,19 @@ impl<T> Table<'_, T> {
     /// A secret from the environment variable `var`, named in `key`; registered with the
     /// redactor so it can reach no output.
     pub fn env_secret(&self, key: &str, var: &str) -> Result<SecretString, ConfigError> {
+        let valid = var
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(self.error(
+                key,
+                format!(
+                    "{key} must name an environment variable (letters, digits, _), found {var:?}"
+                ),
+            ));
+        }
         if self.cx.offline {
             return Ok(SecretString::from(OFFLINE));
         }

@@ -12,7 +12,9 @@ use time::OffsetDateTime;
 
 use crate::ProbeError;
 
-pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
+/// 2: instances record what they can identify people by (`identifiers`), and finding ids
+/// include the system.
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 2;
 
 /// Every system instance a scan collected.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +68,43 @@ pub struct SystemSnapshot {
         with = "time::serde::rfc3339::option"
     )]
     pub history_since: Option<OffsetDateTime>,
+    /// What this instance's accounts can be matched on. A leaver whose row has none of these
+    /// (an email-only HR row against a GitHub org without SAML) cannot be identified here:
+    /// coverage `unverified`, never `no_account`.
+    #[serde(default)]
+    pub identifiers: Vec<Identifier>,
+    /// What would make such a leaver identifiable ("add a github_login column or enable SAML").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identify_hint: Option<String>,
+    /// Values remediation commands need beyond the finding (`base_url`, `token_env`): never a
+    /// secret, only where and how to reach the system.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub context: BTreeMap<String, String>,
+}
+
+/// A kind of identifier a system records for its accounts, and a leaver row may carry.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Identifier {
+    /// Email addresses (the account's own, a SAML NameID, a SCIM email).
+    Email,
+    /// The system's explicit handle column in the leavers file (`github_login`).
+    Handle,
+    /// Usernames, compared with the row's non-email aliases.
+    Username,
+    /// HR employee ids (SCIM `externalId`, a federation id).
+    EmployeeId,
+}
+
+impl Identifier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Identifier::Email => "email",
+            Identifier::Handle => "handle",
+            Identifier::Username => "username",
+            Identifier::EmployeeId => "employee id",
+        }
+    }
 }
 
 impl SystemSnapshot {
@@ -85,7 +124,26 @@ impl SystemSnapshot {
             gaps: Vec::new(),
             looked_up: None,
             history_since: None,
+            identifiers: Vec::new(),
+            identify_hint: None,
+            context: BTreeMap::new(),
         }
+    }
+
+    /// Record what accounts can be matched on: always `always`, and `Email` too when some
+    /// account records an email (or logs in with one).
+    pub fn identify_by(&mut self, always: &[Identifier], hint: Option<&str>) {
+        let mut ids = always.to_vec();
+        let emails = self
+            .accounts
+            .iter()
+            .any(|a| !a.emails.is_empty() || a.usernames.iter().any(|u| u.contains('@')));
+        if emails && !ids.contains(&Identifier::Email) {
+            ids.push(Identifier::Email);
+        }
+        ids.sort();
+        self.identifiers = ids;
+        self.identify_hint = hint.map(str::to_string);
     }
 
     /// An instance that could not be read at all.
@@ -106,6 +164,9 @@ impl SystemSnapshot {
             gaps: Vec::new(),
             looked_up: None,
             history_since: None,
+            identifiers: Vec::new(),
+            identify_hint: None,
+            context: BTreeMap::new(),
         }
     }
 

@@ -372,6 +372,15 @@ pub fn host_label(url: &str) -> String {
     }
 }
 
+/// A URL fit for a report or a pasted command: scheme, host and path, no `user:pass@`, no
+/// query or fragment, no trailing slash.
+pub fn clean_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, _)) => format!("{scheme}://{}", host_label(url)),
+        None => host_label(url),
+    }
+}
+
 /// Percent-encode a query-string component (RFC 3986 unreserved characters pass).
 pub fn encode(s: &str) -> String {
     s.bytes()

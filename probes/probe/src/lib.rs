@@ -13,6 +13,7 @@ pub mod estate;
 pub mod http;
 pub mod redact;
 pub mod system;
+pub mod text;
 
 pub use estate::*;
 pub use system::System;

@@ -45,8 +45,19 @@ const TOKEN_PREFIXES: &[&str] = &[
     "s.",
     "xoxb-",
     "xoxp-",
+    "xoxa-",
+    "xoxr-",
+    "xoxs-",
     "xapp-",
     "00D",
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "glpat-",
+    "AIza",
+    "ya29.",
+    "npm_",
+    "pypi-",
 ];
 
 /// Mask registered secrets and secret-shaped words in `text`.
@@ -60,12 +71,104 @@ pub fn redact(text: &str) -> String {
             }
         }
     }
-    if let Some(start) = out.find("-----BEGIN") {
-        if out[start..].contains("PRIVATE KEY") {
-            out.replace_range(start.., MASK);
+    let out = mask_pem_blocks(&out);
+    let out = mask_url_passwords(&out);
+    mask_shaped_words(&out)
+}
+
+/// Every PEM private-key block, from its `-----BEGIN` line to its `-----END …-----` line (or
+/// to the end of the text when it has none). Text around it is kept.
+fn mask_pem_blocks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN") {
+        let after = &rest[start..];
+        let header_end = after[10..].find("-----").map(|i| i + 15);
+        let is_key = header_end.is_some_and(|e| after[..e].contains("PRIVATE KEY"));
+        if !is_key {
+            out.push_str(&rest[..start + 10]);
+            rest = &rest[start + 10..];
+            continue;
+        }
+        out.push_str(&rest[..start]);
+        out.push_str(MASK);
+        match after.find("-----END") {
+            Some(e) => {
+                let tail = &after[e + 8..];
+                let close = tail.find("-----").map_or(tail.len(), |i| i + 5);
+                rest = &tail[close..];
+            }
+            None => rest = "",
         }
     }
-    mask_shaped_words(&out)
+    out.push_str(rest);
+    out
+}
+
+/// `scheme://user:password@host` keeps the user and host and loses the password.
+fn mask_url_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        let after = &rest[i + 3..];
+        let end = after
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"')
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority
+            .rfind('@')
+            .and_then(|at| authority[..at].find(':').map(|c| (c, at)))
+        {
+            Some((colon, at)) if colon + 1 < at => {
+                out.push_str(&authority[..colon + 1]);
+                out.push_str(MASK);
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every string in a JSON value redacted in place, keys included: what is serialised is
+/// then valid JSON with no secret in it, whatever the values held.
+pub fn redact_value(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            let r = redact(s);
+            if r != *s {
+                *s = r;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(redact_value),
+        Value::Object(m) => {
+            let old = std::mem::take(m);
+            for (k, mut val) in old {
+                redact_value(&mut val);
+                m.insert(redact(&k), val);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A snapshot with every string redacted: done once, right after collection (and on
+/// loading one), so the evaluation, every report file and a replay all see the same values.
+pub fn redact_snapshot(snap: &crate::Snapshot) -> serde_json::Result<crate::Snapshot> {
+    let mut v = serde_json::to_value(snap)?;
+    redact_value(&mut v);
+    serde_json::from_value(v)
+}
+
+/// `value` serialised as (pretty) JSON with every string redacted first.
+pub fn to_json_pretty<T: serde::Serialize>(value: &T) -> serde_json::Result<String> {
+    let mut v = serde_json::to_value(value)?;
+    redact_value(&mut v);
+    serde_json::to_string_pretty(&v)
 }
 
 fn is_word_char(c: char) -> bool {
@@ -79,6 +182,33 @@ fn looks_secret(word: &str) -> bool {
         .any(|p| w.starts_with(p) && w.len() >= p.len() + 16 && !w.contains('/'))
     {
         return true;
+    }
+    // A long token with separators (`-`, `_`, base64url): random text switches between upper
+    // case, lower case and digits at most characters; names such as
+    // `AWSReservedSSO_AdministratorAccess_1234abcd` switch far less.
+    if w.len() >= 32 && w.contains(['-', '_']) {
+        let classes: Vec<u8> = w
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| {
+                if c.is_ascii_uppercase() {
+                    0
+                } else if c.is_ascii_lowercase() {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        let switches = classes.windows(2).filter(|p| p[0] != p[1]).count();
+        let n = classes.len();
+        let share = |k: u8| classes.iter().filter(|&&c| c == k).count() * 100 / n.max(1);
+        // Random base64 is about 40% upper, 40% lower, 16% digits; ids such as a UUID with a
+        // namespace suffix (`b0070c34-…-4ee3ff558c18.sokQaa`) have almost no upper case.
+        let mixed = share(0) >= 15 && share(1) >= 15 && share(2) >= 5;
+        if mixed && n >= 30 && switches * 100 >= n * 45 {
+            return true;
+        }
     }
     // A long run mixing upper case, lower case and digits: AWS secret keys (40), most API
     // tokens. Hex digests are lower case only; key ids are 20 characters.
@@ -152,6 +282,49 @@ mod tests {
             "bad token eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiI0MjQyNDIifQ.c2lnbmF0dXJlLWJ5dGVz here",
         );
         assert_eq!(r, "bad token [REDACTED] here");
+    }
+
+    #[test]
+    fn pem_blocks_are_masked_alone_and_urls_lose_their_password() {
+        let r = redact("a -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY----- b");
+        assert_eq!(r, "a [REDACTED] b");
+        let r = redact("cert -----BEGIN CERTIFICATE----- x");
+        assert_eq!(r, "cert -----BEGIN CERTIFICATE----- x");
+        assert_eq!(
+            redact("see https://svc:hunter2pass@db.acme:5432/x and http://host/a"),
+            "see https://svc:[REDACTED]@db.acme:5432/x and http://host/a"
+        );
+    }
+
+    #[test]
+    fn new_token_shapes_are_masked() {
+        for t in [
+            "sk_live_51HqLyjWDarjtT1zdp7dcXabcdEFGH",
+            "glpat-xZ8Ea2sdfQWErtyUIop12",
+            "AIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI",
+            "xoxs-1234567890-abcdefghijklmnop",
+            "Zq3-vT9kLmW2xR7_pQ4sN8yB1cD6fG0hJ5aE",
+        ] {
+            assert!(!redact(&format!("x {t} y")).contains(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn redacted_json_stays_json() {
+        let mut v = serde_json::json!({"a": "-----BEGIN RSA PRIVATE KEY-----\nabc", "b": ["ok", "line\nAbcdefghijklmnopqrstuvwxyz0123456789XYZ"], "c": 3});
+        redact_value(&mut v);
+        let text = serde_json::to_string(&v).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["a"], "[REDACTED]");
+        assert_eq!(back["b"][0], "ok");
+        assert_eq!(back["c"], 3);
+        assert!(!text.contains("Abcdefghijklmnop"), "{text}");
+    }
+
+    #[test]
+    fn leaves_namespaced_uuids() {
+        let id = "entity b0070c34-afc7-d00c-798c-4ee3ff558c18.sokQaa";
+        assert_eq!(redact(id), id);
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub fn demo() -> Vec<SystemSnapshot> {
         AccountState::Frozen,
         vec![],
     );
-    vec![instance(
+    let mut org = instance(
         SYSTEM,
         "demo.my.salesforce.com",
         "client credentials (integration user)",
@@ -55,5 +55,7 @@ pub fn demo() -> Vec<SystemSnapshot> {
         9,
         vec![gina, erin, frozen],
         vec![],
-    )]
+    );
+    crate::identify(&mut org);
+    vec![org]
 }

@@ -109,6 +109,12 @@ impl residual_probe::Probe for SalesforceProbe {
     }
 }
 
+/// Every user has an email, a username and possibly a federation id.
+pub(crate) fn identify(snap: &mut SystemSnapshot) {
+    use residual_probe::Identifier::{Email, EmployeeId, Handle, Username};
+    snap.identify_by(&[Email, Handle, Username, EmployeeId], None);
+}
+
 fn label(inst: &SalesforceInstance) -> String {
     residual_probe::http::host_label(&inst.instance_url)
 }
@@ -576,6 +582,7 @@ impl Collector<'_> {
         }
         snap.accounts = accounts;
         snap.accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        identify(&mut snap);
         Ok(snap)
     }
 }

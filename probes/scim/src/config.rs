@@ -25,6 +25,7 @@ pub fn configure(cx: &ConfigCtx) -> Result<Vec<Box<dyn Probe>>, ConfigError> {
             base_url: t.url("base_url", &v.base_url)?,
             name: t.non_empty("name", &v.name)?,
             token: t.token(v.token_env.as_deref(), v.token_file.as_deref())?,
+            token_env: v.token_env.clone(),
             concurrency: cx.scan.concurrency,
             http: cx.scan.http,
         })));

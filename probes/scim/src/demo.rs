@@ -23,7 +23,7 @@ pub fn demo() -> Vec<SystemSnapshot> {
         AccountState::Disabled,
         vec![],
     );
-    vec![instance(
+    let mut app = instance(
         SYSTEM,
         "chat",
         "bearer token for https://chat.demo.example/scim/v2",
@@ -31,5 +31,11 @@ pub fn demo() -> Vec<SystemSnapshot> {
         9,
         vec![henry, ivan],
         vec![],
-    )]
+    );
+    crate::identify(
+        &mut app,
+        "https://chat.demo.example/scim/v2",
+        Some("CHAT_SCIM_TOKEN"),
+    );
+    vec![app]
 }

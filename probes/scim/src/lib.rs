@@ -61,6 +61,8 @@ pub struct ScimInstance {
     pub name: String,
     pub base_url: String,
     pub token: SecretString,
+    /// The variable the token came from, for remediation commands (never the token).
+    pub token_env: Option<String>,
     pub concurrency: usize,
     pub http: HttpPolicy,
 }
@@ -101,6 +103,19 @@ struct Collector<'a> {
 
 fn bad(e: String) -> ProbeError {
     ProbeError::Unexpected(e)
+}
+
+/// SCIM users carry a userName, emails and an externalId; remediation needs the base URL and
+/// the token variable's name.
+pub(crate) fn identify(snap: &mut SystemSnapshot, base_url: &str, token_env: Option<&str>) {
+    use residual_probe::Identifier::{Email, EmployeeId, Username};
+    snap.identify_by(&[Email, Username, EmployeeId], None);
+    snap.context
+        .insert("base_url".into(), residual_probe::http::clean_url(base_url));
+    snap.context.insert(
+        "token_env".into(),
+        token_env.unwrap_or("SCIM_TOKEN").to_string(),
+    );
 }
 
 fn error_body(r: &Reply) -> api::Error {
@@ -296,6 +311,11 @@ impl Collector<'_> {
             }
         }
         snap.accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        identify(
+            &mut snap,
+            &self.inst.base_url,
+            self.inst.token_env.as_deref(),
+        );
         Ok(snap)
     }
 

@@ -15,6 +15,7 @@ fn instance(server: &MockServer) -> ScimInstance {
         name: "app".into(),
         base_url: format!("{}/scim/v2", server.uri()),
         token: "mock-token-123456".to_string().into(),
+        token_env: None,
         concurrency: 4,
         http: HttpPolicy::for_tests(),
     }

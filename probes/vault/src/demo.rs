@@ -40,7 +40,7 @@ pub fn demo() -> Vec<SystemSnapshot> {
     }];
     kv.created_at = Some(datetime!(2025-03-01 10:00:00 UTC));
     kv.last_changed_at = Some(datetime!(2025-09-14 10:00:00 UTC));
-    vec![instance(
+    let mut v = instance(
         SYSTEM,
         "vault.demo.example",
         "token audit-reader (policies [\"audit\"])",
@@ -48,5 +48,7 @@ pub fn demo() -> Vec<SystemSnapshot> {
         9,
         vec![entity, login],
         vec![kv],
-    )]
+    );
+    crate::identify(&mut v);
+    vec![v]
 }

@@ -138,6 +138,15 @@ impl residual_probe::Probe for VaultProbe {
     }
 }
 
+/// Vault knows people by login and entity name (compared with non-email aliases), and by
+/// email where entity or token metadata records one.
+pub(crate) fn identify(snap: &mut SystemSnapshot) {
+    snap.identify_by(
+        &[residual_probe::Identifier::Username],
+        Some("record each person's email in their entity's metadata (email = …), or give the leaver an alias with their Vault login"),
+    );
+}
+
 fn label(inst: &VaultInstance) -> String {
     if let Some(n) = &inst.name {
         return n.clone();
@@ -437,6 +446,7 @@ impl Collector<'_> {
         snap.accounts
             .sort_by(|a, b| (&a.resource_type, &a.id).cmp(&(&b.resource_type, &b.id)));
         snap.assets.sort_by(|a, b| a.id.cmp(&b.id));
+        identify(&mut snap);
         Ok(snap)
     }
 

@@ -41,8 +41,9 @@ const SEVERITIES: [Severity; 4] = [
 ];
 
 /// Legend order: the outcomes that need someone first.
-const OUTCOMES: [Verdict; 6] = [
+const OUTCOMES: [Verdict; 7] = [
     Verdict::Error,
+    Verdict::Unverified,
     Verdict::Ambiguous,
     Verdict::Residual,
     Verdict::Deprovisioned,

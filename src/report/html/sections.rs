@@ -32,7 +32,7 @@ pub(super) fn header(b: &mut String, r: &Report, v: &View, t: &Totals) -> anyhow
     writeln!(b, "<nav class=\"toc\" aria-label=\"Sections\"><a href=\"#charts\">Charts</a><a href=\"#coverage-section\">Coverage</a><a href=\"#problems\">Not fully checked</a><a href=\"#findings-section\">Findings</a><a href=\"#leavers\">Per leaver</a><a href=\"#manifest\">Scan facts</a></nav>")?;
     writeln!(b, "</header>")?;
 
-    let bad = t.errors + t.ambiguous + t.missing;
+    let bad = t.errors + t.ambiguous + t.unverified + t.missing;
     if bad > 0 {
         let mut why = Vec::new();
         if t.errors > 0 {
@@ -44,6 +44,12 @@ pub(super) fn header(b: &mut String, r: &Report, v: &View, t: &Totals) -> anyhow
         }
         if t.missing > 0 {
             why.push(format!("{} with no coverage row at all", t.missing));
+        }
+        if t.unverified > 0 {
+            why.push(format!(
+                "{} unverified (the system records nothing the leaver's row could be compared with)",
+                t.unverified
+            ));
         }
         if t.ambiguous > 0 {
             why.push(format!(
@@ -163,10 +169,10 @@ pub(super) fn coverage(b: &mut String, v: &View, plan: &Plan) -> anyhow::Result<
     writeln!(
         b,
         "<p class=\"lede\">One row per leaver, one column per system instance. Each cell is the \
-         outcome of checking that leaver there; <strong>error</strong> and \
-         <strong>ambiguous</strong> cells were not fully checked and are never clean.</p>"
+         outcome of checking that leaver there; <strong>error</strong>, <strong>unverified</strong> \
+         and <strong>ambiguous</strong> cells were not fully checked and are never clean.</p>"
     )?;
-    let mut counts = [0usize; 6];
+    let mut counts = [0usize; OUTCOMES.len()];
     for l in &v.leavers {
         for c in l.cells.iter().flatten() {
             counts[outcome_rank(c.outcome)] += 1;
@@ -298,7 +304,7 @@ pub(super) fn coverage(b: &mut String, v: &View, plan: &Plan) -> anyhow::Result<
 pub(super) fn problems(b: &mut String, r: &Report, lim: Limits) -> anyhow::Result<()> {
     let mut groups: BTreeMap<(usize, &str, &str, &str), Vec<&str>> = BTreeMap::new();
     for c in &r.evaluation.coverage {
-        if matches!(c.outcome, Verdict::Error | Verdict::Ambiguous) {
+        if c.outcome.incomplete() {
             groups
                 .entry((
                     outcome_rank(c.outcome),

@@ -44,6 +44,7 @@ fn demo_report_with(mutate: impl FnOnce(&mut crate::evaluate::Evaluation), lim: 
         sla_hours: 24,
         fail_on: "low".into(),
         checks_override: None,
+        formats: vec![],
     };
     let bytes = render(
         &Report {
@@ -123,7 +124,7 @@ fn html_large_scans_are_abridged_and_say_so() {
 fn html_complete_scan_says_so_and_a_gap_never_looks_clean() {
     let page = demo_report(|ev| {
         for c in &mut ev.coverage {
-            if matches!(c.outcome, Verdict::Error | Verdict::Ambiguous) {
+            if c.outcome.incomplete() {
                 c.outcome = Verdict::NoAccount;
             }
         }
@@ -134,7 +135,7 @@ fn html_complete_scan_says_so_and_a_gap_never_looks_clean() {
     // A leaver × system pair without a coverage row is shown and counted as incomplete.
     let page = demo_report(|ev| {
         for c in &mut ev.coverage {
-            if matches!(c.outcome, Verdict::Error | Verdict::Ambiguous) {
+            if c.outcome.incomplete() {
                 c.outcome = Verdict::NoAccount;
             }
         }

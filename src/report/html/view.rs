@@ -238,6 +238,7 @@ pub(super) struct Totals {
     pub(super) cells: usize,
     /// Leaver × system pairs without a coverage row (never expected; never clean).
     pub(super) missing: usize,
+    pub(super) unverified: usize,
 }
 
 impl Totals {
@@ -278,6 +279,7 @@ impl Totals {
             errors: rows(Verdict::Error),
             error_leavers: with(Verdict::Error),
             ambiguous: rows(Verdict::Ambiguous),
+            unverified: rows(Verdict::Unverified),
             cells: ev.coverage.len(),
             missing: v
                 .leavers
