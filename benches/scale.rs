@@ -43,7 +43,7 @@ fn leavers() -> Vec<Leaver> {
                 name: Some(format!("User {i}")),
                 employee_id: Some(format!("E{i:06}")),
                 departure: datetime!(2026-10-01 00:00 UTC),
-                handles: BTreeMap::new(),
+                handles: Default::default(),
                 aliases: if i % 7 == 0 {
                     vec![format!("u{i}.alias@acme.com")]
                 } else {

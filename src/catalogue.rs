@@ -365,6 +365,17 @@ mod tests {
         );
     }
 
+    /// Two checks on one kind and resource type: the evaluator would use only the first.
+    #[test]
+    fn two_checks_on_one_kind_and_resource_type_are_refused() {
+        let mut c = super::Catalogue::builtin();
+        let mut twin = c.checks[0].clone();
+        twin.id = std::sync::Arc::from(format!("{}_twin", c.checks[0].id));
+        c.checks.push(twin);
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("already inspects"), "{e}");
+    }
+
     #[test]
     fn builtin_catalogue_is_valid_and_credentials_map_to_nhi2() {
         let c = super::Catalogue::builtin();

@@ -6,7 +6,7 @@
 //! it does not have. Duplicate rows for one person merge (earliest departure wins) with a
 //! warning, because HR exports repeat people who had several contracts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -30,11 +30,53 @@ pub struct Leaver {
     pub employee_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub departure: OffsetDateTime,
-    /// System → explicit handle (exact match only).
-    pub handles: BTreeMap<String, String>,
+    /// System (its registry name) → explicit handle (exact match only).
+    pub handles: Handles,
     pub aliases: Vec<String>,
     /// Line (CSV, JSONL) or record number (JSON) of the first row for this person.
     pub line: usize,
+}
+
+/// A leaver's explicit handles, by system: rarely more than two, so a small vector (one
+/// exact allocation; a `BTreeMap` allocates a node of eleven slots for the first).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Handles(Vec<(&'static str, String)>);
+
+impl Handles {
+    pub fn get(&self, system: &str) -> Option<&String> {
+        self.0.iter().find(|(s, _)| *s == system).map(|(_, h)| h)
+    }
+    pub fn contains_key(&self, system: &str) -> bool {
+        self.get(system).is_some()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &String)> {
+        self.0.iter().map(|(s, h)| (*s, h))
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(|(s, _)| *s)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Keep an existing handle for `system`; add this one otherwise.
+    pub fn insert_if_absent(&mut self, system: &'static str, handle: String) {
+        if !self.contains_key(system) {
+            self.0.push((system, handle));
+        }
+    }
+}
+
+impl std::ops::Index<&str> for Handles {
+    type Output = String;
+    fn index(&self, system: &str) -> &String {
+        self.get(system).expect("no handle for that system")
+    }
+}
+
+impl serde::Serialize for Handles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -152,7 +194,8 @@ pub fn parse(file: &str, bytes: &[u8], format: Format) -> Result<LeaverSet, Inpu
     }
     // Rows become leavers as they are read, and duplicates are found through two hash maps,
     // so a million-row export loads in linear time and without a second copy of every row.
-    let mut m = Merger::default();
+    // About 60 bytes a row in a typical export.
+    let mut m = Merger::with_capacity(text.len() / 60 + 16);
     let mut rows = 0usize;
     let mut sink = |row: Row| -> Result<(), InputError> {
         rows += 1;
@@ -184,23 +227,47 @@ pub fn parse(file: &str, bytes: &[u8], format: Format) -> Result<LeaverSet, Inpu
 
 /// Leavers so far, and where each email and employee id points: duplicate rows merge into
 /// the first row of their person (earliest departure wins).
+/// Hash maps keyed by HR values: foldhash, seeded per process (a crafted file cannot aim at
+/// collisions), and much faster than SipHash on a million short keys.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Merger {
     leavers: Vec<Leaver>,
     warnings: Vec<String>,
-    by_employee: HashMap<String, usize>,
-    by_email: HashMap<String, Vec<usize>>,
+    by_employee: Map<String, usize>,
+    /// Normalised email → the first leaver with it; `more_by_email` holds the rare others
+    /// (two people with one email and different employee ids).
+    by_email: Map<String, usize>,
+    more_by_email: Map<String, Vec<usize>>,
+}
+
+impl Merger {
+    /// Sized for about `rows` people, so the maps do not grow (and rehash) row by row.
+    fn with_capacity(rows: usize) -> Self {
+        Merger {
+            leavers: Vec::with_capacity(rows),
+            by_employee: Map::with_capacity_and_hasher(rows, Default::default()),
+            by_email: Map::with_capacity_and_hasher(rows, Default::default()),
+            ..Default::default()
+        }
+    }
 }
 
 impl Merger {
     fn add(&mut self, file: &str, l: Leaver) {
-        let email = l.email.as_deref().map(normalize_email);
+        // Without an employee id, the id is the normalised email already.
+        let email = match (&l.employee_id, &l.email) {
+            (None, Some(_)) => Some(l.id.clone()),
+            (_, e) => e.as_deref().map(normalize_email),
+        };
         let mut candidates: Vec<usize> = Vec::new();
         if let Some(e) = &l.employee_id {
             candidates.extend(self.by_employee.get(e));
         }
         if let Some(e) = &email {
-            candidates.extend(self.by_email.get(e).into_iter().flatten());
+            candidates.extend(self.by_email.get(e));
+            candidates.extend(self.more_by_email.get(e).into_iter().flatten());
         }
         candidates.sort_unstable();
         let found = candidates
@@ -234,9 +301,17 @@ impl Merger {
             self.by_employee.entry(e).or_insert(i);
         }
         if let Some(e) = email {
-            let v = self.by_email.entry(e).or_default();
-            if !v.contains(&i) {
-                v.push(i);
+            match self.by_email.get(&e) {
+                None => {
+                    self.by_email.insert(e, i);
+                }
+                Some(&first) if first == i => {}
+                Some(_) => {
+                    let v = self.more_by_email.entry(e).or_default();
+                    if !v.contains(&i) {
+                        v.push(i);
+                    }
+                }
             }
         }
     }
@@ -245,7 +320,31 @@ impl Merger {
 /// One input row: canonical field name → value, with its line number.
 struct Row {
     line: usize,
-    fields: BTreeMap<&'static str, String>,
+    fields: Fields,
+}
+
+/// A row's values by canonical column: a handful of entries, so a small vector (one
+/// allocation a row) beats a map.
+#[derive(Default)]
+struct Fields(Vec<(&'static str, String)>);
+
+impl Fields {
+    fn with_capacity(n: usize) -> Self {
+        Fields(Vec::with_capacity(n))
+    }
+    fn insert(&mut self, k: &'static str, v: String) {
+        match self.0.iter_mut().find(|(c, _)| *c == k) {
+            Some(e) => e.1 = v,
+            None => self.0.push((k, v)),
+        }
+    }
+    fn get(&self, k: &str) -> Option<&String> {
+        self.0.iter().find(|(c, _)| *c == k).map(|(_, v)| v)
+    }
+    fn remove(&mut self, k: &str) -> Option<String> {
+        let i = self.0.iter().position(|(c, _)| *c == k)?;
+        Some(self.0.swap_remove(i).1)
+    }
 }
 
 /// A field's value: not over the size limit, and no control character (a NUL or an escape
@@ -348,28 +447,36 @@ fn csv_rows(
         cols.push(c);
     }
     require_columns(file, &cols, &headers.iter().collect::<Vec<_>>(), delimiter)?;
-    for rec in rdr.records() {
-        let rec = rec.map_err(|er| {
-            let line = er.position().map(|p| record_line(text, p.byte()));
+    let mapped = cols.iter().flatten().count();
+    let mut lines = LineCursor::new(text);
+    let mut rec = csv::StringRecord::new();
+    loop {
+        let more = rdr.read_record(&mut rec).map_err(|er| {
+            let line = er
+                .position()
+                .map(|p| LineCursor::new(text).record_line(p.byte()));
             e(line, None, format!("malformed CSV row: {er}"))
         })?;
+        if !more {
+            break;
+        }
         // The line from the byte offset: the csv crate counts CRLF files one line short.
         let line = rec
             .position()
-            .map(|p| record_line(text, p.byte()))
+            .map(|p| lines.record_line(p.byte()))
             .unwrap_or(0);
         if rec.iter().all(|v| v.trim().is_empty()) {
             warnings.push(format!("{file}:{line}: every field is empty; row skipped"));
             continue;
         }
-        let mut fields = BTreeMap::new();
+        let mut fields = Fields::with_capacity(mapped);
         for (i, v) in rec.iter().enumerate() {
             let name = headers.get(i).unwrap_or("?");
             check_field(file, line, name, v)?;
             if let Some(Some(c)) = cols.get(i) {
                 let v = v.trim();
                 if !v.is_empty() {
-                    fields.insert(*c, v.to_string());
+                    fields.insert(c, v.to_string());
                 }
             }
         }
@@ -410,30 +517,59 @@ fn require_columns(
     })
 }
 
-/// 1-based line of a byte offset.
-fn line_at(text: &str, offset: usize) -> usize {
-    residual_probe::config::line_at(text, offset)
+/// Lines of a text, counted forward from the last position asked: records arrive in order,
+/// so finding each one's line costs the bytes since the previous one (linear in the file,
+/// not quadratic).
+struct LineCursor<'t> {
+    text: &'t [u8],
+    offset: usize,
+    line: usize,
 }
 
-/// The line a CSV record starts on. The csv crate may report a record's start at the line
-/// break before it (the `\n` of a CRLF), so line ends there are skipped first.
-fn record_line(text: &str, byte: u64) -> usize {
-    let b = text.as_bytes();
-    let mut i = (byte as usize).min(b.len());
-    while i < b.len() && (b[i] == b'\n' || b[i] == b'\r') {
-        i += 1;
+impl<'t> LineCursor<'t> {
+    fn new(text: &'t str) -> Self {
+        LineCursor {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
     }
-    line_at(text, i)
+
+    /// The line a CSV record starts on. The csv crate may report a record's start at the line
+    /// break before it (the `\n` of a CRLF), so line ends there are skipped first.
+    fn record_line(&mut self, byte: u64) -> usize {
+        let b = self.text;
+        let mut i = (byte as usize).min(b.len());
+        while i < b.len() && (b[i] == b'\n' || b[i] == b'\r') {
+            i += 1;
+        }
+        self.line_of(i)
+    }
+
+    /// The line of byte `i`.
+    fn line_of(&mut self, i: usize) -> usize {
+        let i = i.min(self.text.len());
+        if i < self.offset {
+            // Out of order (never for records read front to back): count from the start.
+            self.offset = 0;
+            self.line = 1;
+        }
+        self.line += self.text[self.offset..i]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count();
+        self.offset = i;
+        self.line
+    }
 }
 
-/// One JSON object as a row. `text` is the whole file and `start` where the object begins
-/// in it, so an error names the line of the offending value. `None`: an empty object.
-fn object_row(file: &str, text: &str, start: usize, raw: &str) -> Result<Option<Row>, InputError> {
-    let line = line_at(text, start);
+/// One JSON object as a row; `line` is where it begins, so an error names the line of the
+/// offending value. `None`: an empty object.
+fn object_row(file: &str, line: usize, raw: &str) -> Result<Option<Row>, InputError> {
     // The line of `"key"` inside this object (the first occurrence; good enough for errors).
     let key_line = |k: &str| {
         raw.find(&format!("\"{k}\""))
-            .map_or(line, |i| line_at(text, start + i))
+            .map_or(line, |i| line + raw[..i].matches('\n').count())
     };
     let e = |field: Option<&str>, message: String| InputError {
         file: file.into(),
@@ -458,7 +594,7 @@ fn object_row(file: &str, text: &str, start: usize, raw: &str) -> Result<Option<
     {
         return Ok(None);
     }
-    let mut fields = BTreeMap::new();
+    let mut fields = Fields::default();
     let mut saw_departure = false;
     for (k, v) in obj {
         let Some(c) = canonical_column(&k) else {
@@ -555,14 +691,12 @@ fn json_rows(
     }
     .map_err(|er| bad(er.line(), format!("invalid JSON: {er}")))?;
     drop(v);
+    let mut lines = LineCursor::new(text);
     for raw in items {
-        let start = offset_in(text, raw.get());
-        match object_row(file, text, start, raw.get())? {
+        let line = lines.line_of(offset_in(text, raw.get()));
+        match object_row(file, line, raw.get())? {
             Some(row) => sink(row)?,
-            None => warnings.push(format!(
-                "{file}:{}: an empty object; skipped",
-                line_at(text, start)
-            )),
+            None => warnings.push(format!("{file}:{line}: an empty object; skipped")),
         }
     }
     Ok(())
@@ -574,18 +708,15 @@ fn jsonl_rows(
     sink: &mut dyn FnMut(Row) -> Result<(), InputError>,
     warnings: &mut Vec<String>,
 ) -> Result<(), InputError> {
-    for l in text.split_inclusive('\n') {
-        let start = offset_in(text, l);
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        let line = i + 1;
         let body = l.trim_end_matches(['\n', '\r']);
         if body.trim().is_empty() {
             continue;
         }
-        match object_row(file, text, start, body)? {
+        match object_row(file, line, body)? {
             Some(row) => sink(row)?,
-            None => warnings.push(format!(
-                "{file}:{}: an empty object; skipped",
-                line_at(text, start)
-            )),
+            None => warnings.push(format!("{file}:{line}: an empty object; skipped")),
         }
     }
     Ok(())
@@ -594,10 +725,16 @@ fn jsonl_rows(
 /// `YYYY-MM-DD` (start of that day, UTC) or an RFC 3339 date-time.
 pub fn parse_instant(s: &str) -> Result<OffsetDateTime, String> {
     let s = s.trim();
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    // A plain date is the common case in HR exports: try it first.
+    if s.len() == 10 {
+        if let Ok(d) = Date::parse(s, &fmt) {
+            return Ok(d.midnight().assume_utc());
+        }
+    }
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Ok(t.to_offset(time::UtcOffset::UTC));
     }
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
     Date::parse(s, &fmt)
         .map(|d| d.midnight().assume_utc())
         .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD) or an RFC 3339 date-time"))
@@ -625,11 +762,12 @@ fn row_to_leaver(file: &str, row: Row) -> Result<Leaver, InputError> {
         field: Some(field.into()),
         message,
     };
-    let f = &row.fields;
+    // Values move out of the row: a million rows are not copied twice.
+    let mut f = row.fields;
     let departure_raw = f
-        .get("departure_date")
+        .remove("departure_date")
         .ok_or_else(|| e("departure_date", "departure_date is empty".into()))?;
-    let departure = parse_instant(departure_raw).map_err(|m| e("departure_date", m))?;
+    let departure = parse_instant(&departure_raw).map_err(|m| e("departure_date", m))?;
     if let Some(st) = f.get("status") {
         if !st.eq_ignore_ascii_case("leaver") {
             return Err(e(
@@ -638,19 +776,19 @@ fn row_to_leaver(file: &str, row: Row) -> Result<Leaver, InputError> {
             ));
         }
     }
-    let email = f.get("email").cloned();
+    let email = f.remove("email");
     if let Some(m) = &email {
         if !valid_email(m) {
             return Err(e("email", format!("{m:?} is not an email address")));
         }
     }
-    let mut handles = BTreeMap::new();
+    let mut handles = Handles::default();
     for system in crate::registry::SYSTEMS {
-        if let Some(h) = system.handle_columns().first().and_then(|c| f.get(c)) {
-            handles.insert(system.name().to_string(), h.clone());
+        if let Some(h) = system.handle_columns().first().and_then(|c| f.remove(c)) {
+            handles.insert_if_absent(system.name(), h);
         }
     }
-    let employee_id = f.get("employee_id").cloned();
+    let employee_id = f.remove("employee_id");
     if email.is_none() && (employee_id.is_none() || handles.is_empty()) {
         return Err(e(
             "email",
@@ -674,7 +812,7 @@ fn row_to_leaver(file: &str, row: Row) -> Result<Leaver, InputError> {
     Ok(Leaver {
         id,
         email,
-        name: f.get("name").cloned(),
+        name: f.remove("name"),
         employee_id,
         departure,
         handles,
@@ -702,8 +840,8 @@ fn merge(into: &mut Leaver, other: Leaver) {
             into.aliases.push(a);
         }
     }
-    for (k, v) in other.handles {
-        into.handles.entry(k).or_insert(v);
+    for (k, v) in other.handles.0 {
+        into.handles.insert_if_absent(k, v);
     }
     into.name = into.name.take().or(other.name);
     into.email = into.email.take().or(other.email);

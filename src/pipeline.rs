@@ -190,7 +190,10 @@ pub fn exit_code(ev: &Evaluation, fail_on: Severity, exit_zero: bool) -> u8 {
 pub fn run(set: &LeaverSet, snapshot: Snapshot, o: RunOptions) -> anyhow::Result<RunResult> {
     let id = scan_id(snapshot.collected_at, o.as_of, &set.sha256);
     let dir = prepare_out(o.out, &id)?;
+    let t = std::time::Instant::now();
     let matches = correlate::correlate(&set.leavers, &snapshot);
+    tracing::info!("correlated in {:.3} s", t.elapsed().as_secs_f64());
+    let t = std::time::Instant::now();
     let mut evaluation = evaluate::evaluate(&evaluate::Input {
         scan_id: &id,
         leavers: &set.leavers,
@@ -200,6 +203,12 @@ pub fn run(set: &LeaverSet, snapshot: Snapshot, o: RunOptions) -> anyhow::Result
         as_of: o.as_of,
         sla_hours: o.sla_hours,
     });
+    tracing::info!(
+        "evaluated in {:.3} s: {} findings, {} coverage rows",
+        t.elapsed().as_secs_f64(),
+        evaluation.findings.len(),
+        evaluation.coverage.len()
+    );
     if let Some(dir) = &o.baseline {
         crate::baseline::apply(&mut evaluation, dir, o.as_of)?;
     }
@@ -232,6 +241,7 @@ pub fn run(set: &LeaverSet, snapshot: Snapshot, o: RunOptions) -> anyhow::Result
         Some(k) => Some(report::sign::load_signing_key(k)?),
         None => None,
     };
+    let t = std::time::Instant::now();
     report::write_folder(
         &dir,
         &Report {
@@ -243,6 +253,7 @@ pub fn run(set: &LeaverSet, snapshot: Snapshot, o: RunOptions) -> anyhow::Result
         code as i32,
         key.as_ref(),
     )?;
+    tracing::info!("report written in {:.3} s", t.elapsed().as_secs_f64());
     Ok(RunResult {
         evaluation,
         dir,

@@ -170,7 +170,7 @@ fn unidentifiable(cx: &Ctx) -> Option<String> {
     }
     let has = |i: residual_probe::Identifier| match i {
         Email => l.email.is_some() || l.aliases.iter().any(|a| a.contains('@')),
-        Handle => l.handles.contains_key(&sys.system),
+        Handle => l.handles.contains_key(sys.system.as_str()),
         Username => l.aliases.iter().any(|a| !a.contains('@')),
         EmployeeId => l.employee_id.is_some(),
     };

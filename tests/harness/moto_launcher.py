@@ -25,7 +25,8 @@ Harness routes (JSON in, JSON out):
     POST   /_harness/paging             {}  or  DELETE /_harness/paging      paging off
     GET    /_harness/paging             current setting
     POST   /_harness/credential_report  {"in_progress": K, "not_present_once": bool,
-                                         "expired_once": bool}   keys given are set, others kept
+                                         "expired_once": bool, "reuse_last": bool}
+                                        keys given are set, others kept
     DELETE /_harness/credential_report  all off;  GET shows the state
     POST   /moto-api/reset              also clears paging and credential-report state
 
@@ -658,6 +659,9 @@ class CredentialReportStates:
     * not_present_once / expired_once: the next GetCredentialReport fails once
       with ReportNotPresent / ReportExpired (HTTP 410). These take precedence
       over ReportInProgress; not_present_once is consumed first.
+    * reuse_last: GetCredentialReport answers the last report it served, as IAM
+      does for up to four hours (moto builds a new one from the current state
+      on every call, so a reused report could never be stale).
     """
 
     def __init__(self) -> None:
@@ -666,17 +670,19 @@ class CredentialReportStates:
         self._started = False  # whether the scripted STARTED answer was given
         self._not_present_once = False
         self._expired_once = False
+        self.reuse_last = False
+        self.last_body: bytes | None = None
 
     def update(self, config: Any) -> None:
         if not isinstance(config, dict):
             raise ValueError('expected a JSON object such as {"in_progress": 2}')
-        unknown = set(config) - {"in_progress", "not_present_once", "expired_once"}
+        unknown = set(config) - {"in_progress", "not_present_once", "expired_once", "reuse_last"}
         if unknown:
-            raise ValueError(f"unknown keys {sorted(unknown)}; expected in_progress, not_present_once, expired_once")
+            raise ValueError(f"unknown keys {sorted(unknown)}; expected in_progress, not_present_once, expired_once, reuse_last")
         in_progress = config.get("in_progress")
         if in_progress is not None and (isinstance(in_progress, bool) or not isinstance(in_progress, int) or in_progress < 0):
             raise ValueError(f"in_progress must be a non-negative integer, got {in_progress!r}")
-        for flag in ("not_present_once", "expired_once"):
+        for flag in ("not_present_once", "expired_once", "reuse_last"):
             if flag in config and not isinstance(config[flag], bool):
                 raise ValueError(f"{flag} must be true or false, got {config[flag]!r}")
         with self._lock:
@@ -684,11 +690,14 @@ class CredentialReportStates:
                 self._in_progress, self._started = in_progress, False
             self._not_present_once = config.get("not_present_once", self._not_present_once)
             self._expired_once = config.get("expired_once", self._expired_once)
+            self.reuse_last = config.get("reuse_last", self.reuse_last)
 
     def clear(self) -> None:
         with self._lock:
             self._in_progress, self._started = 0, False
             self._not_present_once = self._expired_once = False
+            self.reuse_last = False
+            self.last_body = None
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -696,6 +705,7 @@ class CredentialReportStates:
                 "in_progress": self._in_progress,
                 "not_present_once": self._not_present_once,
                 "expired_once": self._expired_once,
+                "reuse_last": self.reuse_last,
             }
 
     def take_generate_state(self) -> str | None:
@@ -923,6 +933,7 @@ class HarnessMiddleware:
             error = self.reports.take_get_error()
             if error is not None:
                 return aws_error(environ, start_response, *error)
+            return self._credential_report(environ, start_response)
         if action == "DeleteUser" and signing_service(environ) in (None, "iam"):
             # Real IAM refuses to delete a user that still owns service-specific
             # credentials; moto cannot know about ours, so enforce it here.
@@ -934,6 +945,25 @@ class HarnessMiddleware:
                     "Cannot delete entity, must remove service specific credentials first.",
                 )
         return self.app(environ, start_response)
+
+
+    def _credential_report(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """moto's report, remembered; with reuse_last, the remembered one again."""
+        if self.reports.reuse_last and self.reports.last_body is not None:
+            body = self.reports.last_body
+            start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+            return [body]
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None
+
+        body = b"".join(self.app(environ, capture))
+        if captured.get("status", "").startswith("200"):
+            self.reports.last_body = body
+        start_response(captured["status"], captured["headers"])
+        return [body]
 
 
 # ---------------------------------------------------------------------------

@@ -684,3 +684,55 @@ fn aws_collect_then_replay_matches_a_direct_scan() {
     assert_eq!(key("replay"), key("direct"));
     assert_eq!(key("replay").len(), 15);
 }
+
+/// Issue 10.6: IAM hands back a report it made earlier (moto: COMPLETE on the second
+/// GenerateCredentialReport; the launcher replays the earlier report's content). A console
+/// password deleted since must not survive from that report: GetLoginProfile says none.
+#[test]
+fn aws_reused_credential_report_does_not_keep_a_deleted_password() {
+    let moto = Moto::start();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let py = "import sys, boto3\nc = boto3.client('iam', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing-secret-key')\nif sys.argv[2] == 'seed':\n    c.create_user(UserName='zed', Tags=[{'Key': 'email', 'Value': 'zed@acme.example'}])\n    c.create_login_profile(UserName='zed', Password='Canary-Pass-123!')\nelse:\n    c.delete_login_profile(UserName='zed')\n";
+    let run = |step: &str| {
+        let o = std::process::Command::new(crate::harness::python())
+            .args(["-c", py, &moto.endpoint(), step])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run("seed");
+    std::fs::write(
+        dir.join("leavers.csv"),
+        "email,departure_date\nzed@acme.example,2026-01-01\n",
+    )
+    .unwrap();
+    write_config(dir, &moto.endpoint(), "");
+    let has_password = |out: &str| {
+        csv_rows(&dir.join(out).join("findings.csv"))
+            .iter()
+            .any(|f| f["check_id"] == "aws_iam_console_password_enabled")
+    };
+    let first = scan(dir, "r1", &[], &[]);
+    assert_eq!(code(&first), 1, "{}", text(&first));
+    assert!(has_password("r1"));
+    let (s, b) = crate::harness::http(
+        moto.port,
+        "POST",
+        "/_harness/credential_report",
+        r#"{"reuse_last": true}"#,
+    );
+    assert_eq!(s, 200, "{b}");
+    run("delete");
+    let second = scan(dir, "r2", &[], &[]);
+    let notes = std::fs::read_to_string(dir.join("r2/manifest.json")).unwrap();
+    assert!(
+        notes.contains("not fresh"),
+        "the second report was reused: {notes}"
+    );
+    assert!(
+        !has_password("r2"),
+        "a deleted password survived from a reused report\n{}",
+        text(&second)
+    );
+}

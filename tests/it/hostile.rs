@@ -675,3 +675,47 @@ fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// A failed read that decides an escalation (Salesforce permission sets: "privileged") is a
+/// gap on that check: the finding is raised to critical with the reason, the coverage says
+/// so, and the scan is incomplete — never a quietly lower severity.
+#[test]
+fn a_severity_gap_raises_the_finding_and_makes_the_scan_incomplete() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let mut snap = demo_snapshot(dir);
+    system(&mut snap, "salesforce")["gaps"] = json!([{"what": "PermissionSetAssignment (admin power)",
+        "checks": ["salesforce_user_active"], "effect": "severity",
+        "error": {"Permission": "PermissionSetAssignment: HTTP 403"}}]);
+    std::fs::write(dir.join("s.json"), snap.to_string()).unwrap();
+    let out = replay(dir, "s.json", "l.csv", "r");
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let gina = csv_rows(&dir.join("r/findings.csv"))
+        .into_iter()
+        .find(|f| {
+            f["check_id"] == "salesforce_user_active" && f["leaver_email"] == "gina@demo.example"
+        })
+        .expect("gina's active Salesforce user");
+    assert_eq!(gina["severity"], "critical");
+    assert!(
+        gina["evidence"].contains("severity assumed critical"),
+        "{}",
+        gina["evidence"]
+    );
+    let row = csv_rows(&dir.join("r/coverage.csv"))
+        .into_iter()
+        .find(|c| c["system"] == "salesforce" && c["leaver_email"] == "gina@demo.example")
+        .unwrap();
+    assert!(
+        row["detail"].contains("severity not fully checked"),
+        "{row:?}"
+    );
+    // Without the gap the same finding is high (the demo's own severity).
+    let plain = csv_rows(&dir.join("demo/findings.csv"))
+        .into_iter()
+        .find(|f| {
+            f["check_id"] == "salesforce_user_active" && f["leaver_email"] == "gina@demo.example"
+        })
+        .unwrap();
+    assert_eq!(plain["severity"], "high");
+}

@@ -352,3 +352,104 @@ pub struct Asset {
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
 }
+
+/// Redaction in place, field by field: no copy of the estate, whatever its size.
+fn r(s: &mut String) {
+    if crate::redact::needs_redaction(s) {
+        *s = crate::redact::redact(s);
+    }
+}
+
+fn r_opt(s: &mut Option<String>) {
+    if let Some(s) = s {
+        r(s);
+    }
+}
+
+fn r_all(v: &mut [String]) {
+    v.iter_mut().for_each(r);
+}
+
+fn r_map(m: &mut BTreeMap<String, String>) {
+    let dirty = m
+        .iter()
+        .any(|(k, v)| crate::redact::needs_redaction(k) || crate::redact::needs_redaction(v));
+    if dirty {
+        let old = std::mem::take(m);
+        for (mut k, mut v) in old {
+            r(&mut k);
+            r(&mut v);
+            m.insert(k, v);
+        }
+    }
+}
+
+fn r_refs(v: &mut [OwnerRef]) {
+    for o in v {
+        r(&mut o.key);
+        r(&mut o.value);
+    }
+}
+
+impl Snapshot {
+    /// Every string of the estate passed through the redactor: done once after collection and
+    /// on loading a snapshot, so evaluation, reports and replays all see the same values.
+    pub fn redact_in_place(&mut self) {
+        r(&mut self.tool_version);
+        for s in &mut self.systems {
+            s.redact_in_place();
+        }
+    }
+}
+
+impl SystemSnapshot {
+    fn redact_in_place(&mut self) {
+        r(&mut self.system);
+        r(&mut self.instance);
+        if let CollectStatus::Failed { error } = &mut self.status {
+            *error = error.clone().redacted();
+        }
+        r_opt(&mut self.authenticated_as);
+        r_all(&mut self.notes);
+        for a in &mut self.accounts {
+            r(&mut a.id);
+            r(&mut a.resource_type);
+            r(&mut a.name);
+            r_all(&mut a.usernames);
+            r_all(&mut a.emails);
+            r_all(&mut a.external_ids);
+            r_refs(&mut a.owner_refs);
+            r_opt(&mut a.role);
+            r_all(&mut a.privileges);
+            r_map(&mut a.attributes);
+            for c in &mut a.credentials {
+                r(&mut c.id);
+                r(&mut c.resource_type);
+                r_opt(&mut c.name);
+                r_map(&mut c.attributes);
+            }
+        }
+        for x in &mut self.assets {
+            r(&mut x.id);
+            r(&mut x.resource_type);
+            r(&mut x.name);
+            r_refs(&mut x.owner_refs);
+            r_all(&mut x.trusted_principals);
+            r_opt(&mut x.readable_by_role);
+            r_map(&mut x.attributes);
+        }
+        for g in &mut self.gaps {
+            r_opt(&mut g.account_id);
+            r(&mut g.what);
+            r_all(&mut g.checks);
+            g.error = g.error.clone().redacted();
+        }
+        if let Some(c) = &mut self.looked_up {
+            r_all(&mut c.logins);
+            r_all(&mut c.emails);
+            r_all(&mut c.external_ids);
+        }
+        r_opt(&mut self.identify_hint);
+        r_map(&mut self.context);
+    }
+}

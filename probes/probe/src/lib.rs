@@ -120,14 +120,26 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
 /// Lower-case and strip `+tag` sub-addressing: `J.Doe+ops@Acme.com` → `j.doe@acme.com`. The
 /// one normalisation of emails, used by correlation and by probes that look emails up.
 pub fn normalize_email(s: &str) -> String {
-    let s = s.trim().to_lowercase();
-    match s.rsplit_once('@') {
-        Some((local, domain)) => {
-            let local = local.split('+').next().unwrap_or(local);
-            format!("{local}@{domain}")
+    // One allocation: this runs for every row of a million-row HR file.
+    fn push_lower(out: &mut String, s: &str) {
+        if s.is_ascii() {
+            out.extend(s.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            out.push_str(&s.to_lowercase());
         }
-        None => s,
     }
+    let s = s.trim();
+    let mut out = String::with_capacity(s.len());
+    match s.rfind('@') {
+        Some(at) => {
+            let local = &s[..at];
+            push_lower(&mut out, local.split('+').next().unwrap_or(local));
+            out.push('@');
+            push_lower(&mut out, &s[at + 1..]);
+        }
+        None => push_lower(&mut out, s),
+    }
+    out
 }
 
 /// Counts HTTP requests a probe sends (retries included), for the manifest.

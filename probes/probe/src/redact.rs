@@ -62,6 +62,9 @@ const TOKEN_PREFIXES: &[&str] = &[
 
 /// Mask registered secrets and secret-shaped words in `text`.
 pub fn redact(text: &str) -> String {
+    if !needs_redaction(text) {
+        return text.to_string();
+    }
     let mut out = text.to_string();
     {
         let reg = registry().read().unwrap_or_else(|e| e.into_inner());
@@ -74,6 +77,37 @@ pub fn redact(text: &str) -> String {
     let out = mask_pem_blocks(&out);
     let out = mask_url_passwords(&out);
     mask_shaped_words(&out)
+}
+
+/// Whether [`redact`] would change `text`, found without copying it: reports of a million
+/// rows are checked whole, and almost never hold anything to mask.
+pub fn needs_redaction(text: &str) -> bool {
+    {
+        let reg = registry().read().unwrap_or_else(|e| e.into_inner());
+        if reg.iter().any(|s| text.contains(s.as_str())) {
+            return true;
+        }
+    }
+    if text.contains("-----BEGIN") && mask_pem_blocks(text) != text {
+        return true;
+    }
+    if text.contains("://") && mask_url_passwords(text) != text {
+        return true;
+    }
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (is_word_char(c), start) {
+            (true, None) => start = Some(i),
+            (false, Some(st)) => {
+                if looks_secret(&text[st..i]) {
+                    return true;
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    start.is_some_and(|st| looks_secret(&text[st..]))
 }
 
 /// Every PEM private-key block, from its `-----BEGIN` line to its `-----END …-----` line (or
@@ -156,16 +190,15 @@ pub fn redact_value(v: &mut serde_json::Value) {
     }
 }
 
-/// A snapshot with every string redacted: done once, right after collection (and on
-/// loading one), so the evaluation, every report file and a replay all see the same values.
-pub fn redact_snapshot(snap: &crate::Snapshot) -> serde_json::Result<crate::Snapshot> {
-    let mut v = serde_json::to_value(snap)?;
-    redact_value(&mut v);
-    serde_json::from_value(v)
-}
-
-/// `value` serialised as (pretty) JSON with every string redacted first.
+/// `value` serialised as (pretty) JSON with every string redacted. Values are redacted one
+/// by one (never the finished text, whose escapes a mask could break); when the text shows
+/// nothing to redact — the usual case, as the estate was redacted when it was collected — it
+/// is used as it is, without building the value tree.
 pub fn to_json_pretty<T: serde::Serialize>(value: &T) -> serde_json::Result<String> {
+    let text = serde_json::to_string_pretty(value)?;
+    if !needs_redaction(&text) {
+        return Ok(text);
+    }
     let mut v = serde_json::to_value(value)?;
     redact_value(&mut v);
     serde_json::to_string_pretty(&v)
