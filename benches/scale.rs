@@ -142,12 +142,14 @@ fn estate() -> Snapshot {
                     last_used_at: None,
                     last_use_tracked: false,
                     readable_by_role: None,
+                    privileges: vec![],
                     attributes: BTreeMap::new(),
                 })
                 .collect();
             SystemSnapshot {
                 system: sys.to_string(),
                 instance: format!("{sys}-{s}"),
+                title: None,
                 status: CollectStatus::Complete,
                 authenticated_as: None,
                 observed_at: None,

@@ -274,10 +274,7 @@ impl LeaverIndex {
         residual_probe::Candidates {
             logins,
             emails,
-            needs_directory: self
-                .has_handle
-                .iter()
-                .any(|h| !h.contains(&system)),
+            needs_directory: self.has_handle.iter().any(|h| !h.contains(&system)),
             external_ids,
             earliest_departure: self.earliest_departure,
         }

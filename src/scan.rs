@@ -181,19 +181,22 @@ pub fn collect(cfg: &Config, set: &LeaverSet) -> anyhow::Result<Snapshot> {
             async move {
                 let filter = Wanted { ix, system: p.system() };
                 tracing::info!(system = p.system(), instance = %p.label(), "collecting");
-                let s = p.collect(&filter).await;
-                if let residual_probe::CollectStatus::Failed { error } = &s.status {
-                    tracing::warn!(system = p.system(), instance = %s.instance, "could not read: {error}");
+                let snaps = p.collect(&filter).await;
+                for s in &snaps {
+                    if let residual_probe::CollectStatus::Failed { error } = &s.status {
+                        tracing::warn!(system = p.system(), instance = %s.instance, "could not read: {error}");
+                    }
                 }
                 if let Some(b) = bar {
                     b.inc(1);
-                    b.set_message(format!("{}/{}", s.system, s.instance));
+                    b.set_message(format!("{}/{}", p.system(), p.label()));
                 }
-                s
+                snaps
             }
         });
         futures::future::join_all(futs).await
     });
+    let systems: Vec<_> = systems.into_iter().flatten().collect();
     if let Some(b) = bar {
         b.finish_and_clear();
     }

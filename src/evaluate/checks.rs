@@ -32,6 +32,8 @@ pub(super) struct Ctx<'a> {
     /// Account id → assets that trust it, built once per system.
     pub(super) trusts: &'a HashMap<&'a str, Vec<usize>>,
     pub(super) observed_at: OffsetDateTime,
+    /// The leaver's own accounts in other instances of this system (cross-account trust).
+    pub(super) elsewhere: &'a [&'a crate::correlate::Match],
 }
 
 impl Ctx<'_> {
@@ -70,7 +72,39 @@ impl Ctx<'_> {
         confidence: Confidence,
         cred: Option<&Credential>,
         escalate: bool,
+        evidence: Vec<String>,
+    ) -> Finding {
+        self.finding_with(
+            check,
+            resource_type,
+            resource_id,
+            resource_name,
+            account_name,
+            rule,
+            confidence,
+            cred,
+            escalate,
+            evidence,
+            &|_| None,
+        )
+    }
+
+    /// [`Ctx::finding`] with more placeholders for the remediation command (an asset's own
+    /// attributes: the account and permission set of an Identity Center assignment).
+    #[allow(clippy::too_many_arguments)]
+    fn finding_with(
+        &self,
+        check: &Check,
+        resource_type: &str,
+        resource_id: &str,
+        resource_name: &str,
+        account_name: &str,
+        rule: &str,
+        confidence: Confidence,
+        cred: Option<&Credential>,
+        escalate: bool,
         mut evidence: Vec<String>,
+        vars: &dyn Fn(&str) -> Option<String>,
     ) -> Finding {
         let dep = self.leaver.departure;
         let since = self.input.as_of - dep;
@@ -107,7 +141,7 @@ impl Ctx<'_> {
                 "resource_id" => Some(resource_id.to_string()),
                 "resource_name" => Some(resource_name.to_string()),
                 "instance" => Some(self.sys.instance.to_string()),
-                other => self.sys.context.get(other).cloned(),
+                other => vars(other).or_else(|| self.sys.context.get(other).cloned()),
             });
             remediation.push_str(" Command: ");
             remediation.push_str(&cmd);
@@ -341,44 +375,7 @@ pub(super) fn own_account_findings(
             out.push(f);
         }
     }
-    for x in cx
-        .trusts
-        .get(a.id.as_str())
-        .into_iter()
-        .flatten()
-        .map(|&i| &cx.sys.assets[i])
-    {
-        {
-            if let Some(check) = cat.find(On::AssetTrustsAccount, &x.resource_type) {
-                let mut ev = base_evidence(vec![format!(
-                    "{} {} trusts {}",
-                    x.resource_type, x.name, a.id
-                )]);
-                if let Some(t) = x.last_used_at {
-                    ev.push(format!("role last used {}", residual_probe::rfc3339(t)));
-                }
-                out.push(cx.finding(
-                    check,
-                    &x.resource_type,
-                    &x.id,
-                    &x.name,
-                    &a.name,
-                    rule,
-                    conf,
-                    None,
-                    false,
-                    ev,
-                ));
-            }
-            // A secret whose resource policy lets the leaver's account read it.
-            if let Some(check) = cat.find(On::SecretNotRotated, &x.resource_type) {
-                if not_rotated(x, cx.leaver.departure) {
-                    let via = format!("resource policy allows {}", a.id);
-                    out.push(secret_finding(cx, check, x, via, rule, conf));
-                }
-            }
-        }
-    }
+    trust_findings(cx, a, None, rule, conf, out);
     // Secrets readable by a role the leaver held (GitHub org owners and Actions secrets).
     if let Some(role) = a.role.as_deref() {
         for x in cx
@@ -392,6 +389,73 @@ pub(super) fn own_account_findings(
                     let via = format!("readable by the {role} role, which {} held", a.name);
                     out.push(secret_finding(cx, check, x, via, rule, conf));
                 }
+            }
+        }
+    }
+}
+
+/// Assets of this instance that trust the leaver's account `a` — which may live in another
+/// instance of the same system (`elsewhere`: a role in one AWS account trusting a user in
+/// another): roles they can assume, assignments they hold, secrets a resource policy lets
+/// them read.
+pub(super) fn trust_findings(
+    cx: &Ctx,
+    a: &Account,
+    elsewhere: Option<&str>,
+    rule: &str,
+    conf: Confidence,
+    out: &mut Vec<Finding>,
+) {
+    let cat = cx.input.catalogue;
+    for x in cx
+        .trusts
+        .get(a.id.as_str())
+        .into_iter()
+        .flatten()
+        .map(|&i| &cx.sys.assets[i])
+    {
+        let mut ev = vec![match elsewhere {
+            Some(inst) => format!("account {} ({}) in {inst}", a.name, a.id),
+            None => format!("account {} ({})", a.name, a.id),
+        }];
+        if let Some(t) = a.created_at {
+            ev.push(format!("account created {}", residual_probe::rfc3339(t)));
+        }
+        if let Some(check) = cat.find(On::AssetTrustsAccount, &x.resource_type) {
+            let mut ev = ev.clone();
+            ev.push(format!("{} {} trusts {}", x.resource_type, x.name, a.id));
+            if let Some(via) = x.attributes.get(&format!("via:{}", a.id)) {
+                ev.push(format!("through {via}"));
+            }
+            ev.extend(x.privileges.iter().map(|p| format!("admin power: {p}")));
+            if let Some(t) = x.last_used_at {
+                ev.push(format!("last used {}", residual_probe::rfc3339(t)));
+            }
+            let admin =
+                !x.privileges.is_empty() && check.critical_when.contains(&Escalation::Privileged);
+            let principal = a.id.clone();
+            out.push(cx.finding_with(
+                check,
+                &x.resource_type,
+                &x.id,
+                &x.name,
+                &a.name,
+                rule,
+                conf,
+                None,
+                admin,
+                ev,
+                &|k| match k {
+                    "principal_id" => Some(principal.clone()),
+                    other => x.attributes.get(other).cloned(),
+                },
+            ));
+        }
+        // A secret whose resource policy lets the leaver's account read it.
+        if let Some(check) = cat.find(On::SecretNotRotated, &x.resource_type) {
+            if not_rotated(x, cx.leaver.departure) {
+                let via = format!("resource policy allows {}", a.id);
+                out.push(secret_finding(cx, check, x, via, rule, conf));
             }
         }
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use residual_probe::GapEffect;
 
-use super::checks::{own_account_findings, owned_findings, Ctx};
+use super::checks::{own_account_findings, owned_findings, trust_findings, Ctx};
 use super::{Finding, Verdict};
 use crate::catalogue::Severity;
 use crate::correlate::{Ambiguity, Match, Relation, Target};
@@ -88,6 +88,21 @@ pub(super) fn cell(
                 owned_findings(cx, target, &m.rule, m.confidence, &mut findings);
             }
             (Relation::Own, Target::Asset(_)) => {}
+        }
+    }
+    // Assets here that trust the leaver's account in another instance of the system.
+    for m in cx.elsewhere {
+        if let Target::Account(ai) = m.target {
+            let other = &input.snapshot.systems[m.system];
+            let a = &other.accounts[ai];
+            trust_findings(
+                cx,
+                a,
+                Some(&other.instance),
+                &m.rule,
+                m.confidence,
+                &mut findings,
+            );
         }
     }
     let open = findings.len();

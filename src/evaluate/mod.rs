@@ -92,7 +92,26 @@ pub fn evaluate(input: &Input) -> Evaluation {
         let leaver_id: Arc<str> = Arc::from(leaver.id.as_str());
         let leaver_email: Arc<str> = Arc::from(leaver.email.as_deref().unwrap_or_default());
         let leaver_name: Arc<str> = Arc::from(leaver.name.as_deref().unwrap_or_default());
+        // The leaver's own accounts in every instance: a role in one AWS account may trust
+        // their user in another.
+        let of_leaver = {
+            let lo = all.partition_point(|m| m.leaver < li);
+            let hi = all.partition_point(|m| m.leaver <= li);
+            &all[lo..hi]
+        };
+        let own_everywhere: Vec<&crate::correlate::Match> = of_leaver
+            .iter()
+            .filter(|m| {
+                m.relation == crate::correlate::Relation::Own
+                    && matches!(m.target, crate::correlate::Target::Account(_))
+            })
+            .collect();
         for (si, sys) in input.snapshot.systems.iter().enumerate() {
+            let elsewhere: Vec<&crate::correlate::Match> = own_everywhere
+                .iter()
+                .copied()
+                .filter(|m| m.system != si && input.snapshot.systems[m.system].system == sys.system)
+                .collect();
             let shared = Shared {
                 scan_id: scan_id.clone(),
                 leaver_id: leaver_id.clone(),
@@ -108,6 +127,7 @@ pub fn evaluate(input: &Input) -> Evaluation {
                 shared: &shared,
                 trusts: &trusts[si],
                 observed_at: sys.observed_at.unwrap_or(input.snapshot.collected_at),
+                elsewhere: &elsewhere,
             };
             let row = |outcome: Verdict, accounts: usize, findings: usize, detail: Arc<str>| {
                 CoverageRow {

@@ -16,6 +16,8 @@ The middleware sits in front of moto's own WSGI application and adds what the
 * request counters at /_harness/stats;
 * real pagination of GetAccountAuthorizationDetails (moto answers in one page
   and ignores MaxItems), switched on at /_harness/paging;
+* SSO Admin's SessionDuration as the ISO-8601 duration the API Reference documents
+  (moto answers seconds);
 * credential-report generation states (STARTED/INPROGRESS, ReportInProgress,
   ReportNotPresent, ReportExpired), driven at /_harness/credential_report.
 
@@ -28,7 +30,10 @@ Harness routes (JSON in, JSON out):
                                          "expired_once": bool, "reuse_last": bool}
                                         keys given are set, others kept
     DELETE /_harness/credential_report  all off;  GET shows the state
-    POST   /moto-api/reset              also clears paging and credential-report state
+    POST   /_harness/deny_assume_role   {"role_arns": [ARN, ...]}  AssumeRole into these
+                                        answers STS AccessDenied (moto checks no trust)
+    DELETE /_harness/deny_assume_role   none denied
+    POST   /moto-api/reset              also clears paging, credential-report and denial state
 
 Everything else reaches moto byte for byte.
 """
@@ -758,6 +763,9 @@ class HarnessMiddleware:
         self.faults = FaultRules()
         self.paging = Paging()
         self.reports = CredentialReportStates()
+        # Role ARNs whose AssumeRole is refused, as STS refuses a role that does not trust
+        # the caller (moto assumes any role, existing or not).
+        self.denied_roles: set[str] = set()
         self._log_lock = threading.Lock()
         # Line-buffered append so a test can tail the file while the server runs.
         self._log = open(request_log_path, "a", buffering=1, encoding="utf-8")
@@ -781,6 +789,18 @@ class HarnessMiddleware:
                 return respond(start_response, 200, json.dumps({"rules": []}), "application/json")
             if method == "GET":
                 return respond(start_response, 200, json.dumps({"rules": self.faults.snapshot()}), "application/json")
+        if path == "/_harness/deny_assume_role":
+            if method in ("POST", "PUT"):
+                try:
+                    arns = json.loads(body or b"{}").get("role_arns", [])
+                    if not isinstance(arns, list) or not all(isinstance(a, str) for a in arns):
+                        raise ValueError("role_arns must be a list of ARNs")
+                except (ValueError, AttributeError) as err:
+                    return respond(start_response, 400, json.dumps({"error": str(err)}), "application/json")
+                self.denied_roles = set(arns)
+            elif method == "DELETE":
+                self.denied_roles = set()
+            return respond(start_response, 200, json.dumps({"role_arns": sorted(self.denied_roles)}), "application/json")
         if path == "/_harness/paging":
             return self._json_state_route(method, body, self.paging.replace, self.paging.clear, self.paging.snapshot, start_response)
         if path == "/_harness/credential_report":
@@ -856,6 +876,19 @@ class HarnessMiddleware:
 
     # -- logging -------------------------------------------------------------
 
+    @staticmethod
+    def _account_of(environ: dict[str, Any]) -> str | None:
+        """The account the request's access key belongs to (assumed roles included)."""
+        key = access_key_id(environ)
+        if not key:
+            return None
+        try:
+            from moto.iam.models import get_account_id_from
+
+            return get_account_id_from(key)
+        except Exception:  # noqa: BLE001 - the log must never break a request
+            return None
+
     def _record(self, environ: dict[str, Any], action: str | None) -> None:
         line = json.dumps(
             {
@@ -863,6 +896,7 @@ class HarnessMiddleware:
                 "path": environ.get("PATH_INFO"),
                 "action": action,
                 "service": signing_service(environ),
+                "account": self._account_of(environ),
             }
         )
         with self._log_lock:
@@ -907,6 +941,7 @@ class HarnessMiddleware:
                 self.ssc.reset()
                 self.paging.clear()
                 self.reports.clear()
+                self.denied_roles = set()
             return self.app(environ, start_response)
 
         params = query_params(environ, body)
@@ -919,6 +954,14 @@ class HarnessMiddleware:
             if injected is not None:
                 return injected
 
+        if action in ("DescribePermissionSet", "ListPermissionSets") and signing_service(environ) == "sso":
+            return self._sso_session_duration(environ, start_response)
+        if action == "AssumeRole" and params.get("RoleArn") in self.denied_roles:
+            arn = params["RoleArn"]
+            return aws_error(
+                environ, start_response, 403, "AccessDenied",
+                f"User is not authorized to perform: sts:AssumeRole on resource: {arn}",
+            )
         is_iam = signing_service(environ) in (None, "iam")
         if action in SSC_ACTIONS and is_iam:
             return self.ssc.handle(action, params, environ, start_response)
@@ -946,6 +989,29 @@ class HarnessMiddleware:
                 )
         return self.app(environ, start_response)
 
+
+    def _sso_session_duration(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """moto answers SessionDuration as seconds (3600); the SSO Admin API Reference gives
+        an ISO-8601 duration string ("PT1H"), which the Rust SDK requires."""
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None
+
+        body = b"".join(self.app(environ, capture))
+        try:
+            doc = json.loads(body)
+            ps = doc.get("PermissionSet")
+            if isinstance(ps, dict) and isinstance(ps.get("SessionDuration"), (int, float)):
+                ps["SessionDuration"] = f"PT{int(ps['SessionDuration'])}S"
+                body = json.dumps(doc).encode()
+        except ValueError:
+            pass
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+        start_response(captured["status"], headers)
+        return [body]
 
     def _credential_report(self, environ: dict[str, Any], start_response: Any) -> Any:
         """moto's report, remembered; with reuse_last, the remembered one again."""

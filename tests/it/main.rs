@@ -3,6 +3,7 @@
 //! `harness::Moto`; nothing is mocked in-process.
 
 mod aws_moto;
+mod aws_org;
 mod github;
 mod harness;
 mod hostile;

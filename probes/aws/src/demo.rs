@@ -175,6 +175,7 @@ pub fn demo() -> Vec<SystemSnapshot> {
             last_used_at: Some(datetime!(2026-11-25 03:00:00 UTC)),
             last_use_tracked: true,
             readable_by_role: None,
+            privileges: vec![],
             attributes: BTreeMap::new(),
         },
         Asset {
@@ -191,6 +192,7 @@ pub fn demo() -> Vec<SystemSnapshot> {
             last_used_at: None,
             last_use_tracked: false,
             readable_by_role: None,
+            privileges: vec![],
             attributes: BTreeMap::new(),
         },
     ];

@@ -9,8 +9,10 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use residual_probe::RequestCounter;
 
-/// Operations a scan may call. `GenerateCredentialReport` creates a report document, not a
-/// change to any identity; it is the one non-Get/List call IAM needs for the inventory.
+/// Operations a scan may call: Get, List and Describe reads. `GenerateCredentialReport`
+/// creates a report document, not a change to any identity; it is the one other call IAM
+/// needs for the inventory. `AssumeRole` mints short-lived credentials for the member role of
+/// an organization scan; it changes nothing in the account.
 ///
 /// Reads of secret *values* are refused too: they are not changes, but the estate holds no
 /// secret value, ever, so the scan has no reason to fetch one.
@@ -22,7 +24,9 @@ pub fn is_read_only(operation: &str) -> bool {
     }
     operation.starts_with("Get")
         || operation.starts_with("List")
+        || operation.starts_with("Describe")
         || operation == "GenerateCredentialReport"
+        || operation == "AssumeRole"
 }
 
 #[derive(Debug, Clone)]

@@ -49,6 +49,32 @@ macro_rules! all_pages {
 }
 
 /// A user's credentials, or the call that failed and why.
+/// The services that issue service-specific credentials (`ServiceName` values of
+/// CreateServiceSpecificCredential in the IAM API Reference): CodeCommit Git credentials,
+/// Amazon Keyspaces passwords, Amazon Bedrock API keys. A service AWS adds must be added
+/// here, or its credentials would not be listed: the per-user fallback covers none either.
+pub(crate) const SERVICE_CREDENTIAL_SERVICES: &[&str] = &[
+    "codecommit.amazonaws.com",
+    "cassandra.amazonaws.com",
+    "bedrock.amazonaws.com",
+];
+
+fn service_credential(c: &aws_sdk_iam::types::ServiceSpecificCredentialMetadata) -> Credential {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("service_name".into(), c.service_name().to_string());
+    Credential {
+        id: c.service_specific_credential_id().to_string(),
+        resource_type: SERVICE_CREDENTIAL.into(),
+        name: Some(c.service_user_name().to_string()),
+        active: c.status() == &StatusType::Active,
+        created_at: Some(to_time(c.create_date())),
+        last_used_at: None,
+        last_use_tracked: false,
+        expires_at: None,
+        attributes,
+    }
+}
+
 pub(crate) type UserCredentials = Result<Vec<Credential>, (String, ProbeError)>;
 
 impl Collector<'_> {
@@ -161,6 +187,7 @@ impl Collector<'_> {
         user: &str,
         row: Option<&api::ReportRow>,
         trust_report: bool,
+        service_creds: Option<&[Credential]>,
     ) -> UserCredentials {
         let mut creds = Vec::new();
         let any_key = row.is_some_and(|r| r.access_keys.iter().any(|k| k.active));
@@ -232,27 +259,44 @@ impl Collector<'_> {
                 attributes: BTreeMap::new(),
             });
         }
-        let service_creds = all_pages!(
-            "ListServiceSpecificCredentials",
-            self.iam.list_service_specific_credentials().user_name(user),
-            service_specific_credentials
-        );
-        for c in &service_creds {
-            let mut attributes = BTreeMap::new();
-            attributes.insert("service_name".into(), c.service_name().to_string());
-            creds.push(Credential {
-                id: c.service_specific_credential_id().to_string(),
-                resource_type: SERVICE_CREDENTIAL.into(),
-                name: Some(c.service_user_name().to_string()),
-                active: c.status() == &StatusType::Active,
-                created_at: Some(to_time(c.create_date())),
-                last_used_at: None,
-                last_use_tracked: false,
-                expires_at: None,
-                attributes,
-            });
+        match service_creds {
+            // Read for every user at once (AllUsers, per service).
+            Some(list) => creds.extend(list.iter().cloned()),
+            None => {
+                let list = all_pages!(
+                    "ListServiceSpecificCredentials",
+                    self.iam.list_service_specific_credentials().user_name(user),
+                    service_specific_credentials
+                );
+                creds.extend(list.iter().map(service_credential));
+            }
         }
         Ok(creds)
+    }
+
+    /// Every user's service-specific credentials, one paginated `AllUsers` listing per
+    /// service that issues them (the IAM API Reference: AllUsers "returns all credentials
+    /// associated with the specified service"), keyed by user name. Replaces a call per user.
+    pub(crate) async fn all_service_credentials(
+        &self,
+    ) -> Result<HashMap<String, Vec<Credential>>, (String, ProbeError)> {
+        let mut out: HashMap<String, Vec<Credential>> = HashMap::new();
+        for service in SERVICE_CREDENTIAL_SERVICES {
+            let list = all_pages!(
+                "ListServiceSpecificCredentials",
+                self.iam
+                    .list_service_specific_credentials()
+                    .all_users(true)
+                    .service_name(*service),
+                service_specific_credentials
+            );
+            for c in &list {
+                out.entry(c.user_name().to_string())
+                    .or_default()
+                    .push(service_credential(c));
+            }
+        }
+        Ok(out)
     }
 
     async fn access_keys(
@@ -277,13 +321,16 @@ impl Collector<'_> {
                     && created.is_some()
                     && t.map(|t| t.unix_timestamp()) == created.map(|c| c.unix_timestamp())
             };
+            // Two keys made in the same second match two slots: when both slots say the same
+            // last use, either is the answer and no call is needed.
             let slot = row.and_then(|r| {
                 let hits: Vec<&api::KeySlot> = r
                     .access_keys
                     .iter()
                     .filter(|s| slot_matches(s.last_rotated))
                     .collect();
-                (hits.len() == 1).then(|| hits[0].clone())
+                let agree = hits.windows(2).all(|w| w[0].last_used == w[1].last_used);
+                (!hits.is_empty() && agree).then(|| hits[0].clone())
             });
             let last_used = match slot {
                 Some(s) => s.last_used,
@@ -470,6 +517,7 @@ pub(crate) fn role_asset(
             .map(to_time),
         last_use_tracked: true,
         readable_by_role: None,
+        privileges: vec![],
         attributes: BTreeMap::new(),
     })
 }

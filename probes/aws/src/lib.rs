@@ -20,8 +20,10 @@ mod demo;
 mod error;
 mod guard;
 mod iam;
+mod identity_center;
 #[cfg(test)]
 mod mock_tests;
+mod org;
 mod secrets;
 
 use std::collections::HashMap;
@@ -53,6 +55,8 @@ pub const USER_NOT_REMOVED: CheckId = CheckId("aws_iam_user_not_removed");
 pub const ROLE_TRUSTS_USER: CheckId = CheckId("aws_iam_role_trusts_user");
 pub const PRINCIPAL_OWNED: CheckId = CheckId("aws_iam_principal_owned");
 pub const SECRET_NOT_ROTATED: CheckId = CheckId("aws_secretsmanager_secret_not_rotated");
+pub const SSO_USER_ACTIVE: CheckId = CheckId("aws_sso_user_active");
+pub const SSO_ACCOUNT_ASSIGNMENT: CheckId = CheckId("aws_sso_account_assignment");
 
 /// The AWS system (IAM and Secrets Manager), for the registry.
 pub struct Aws;
@@ -79,6 +83,8 @@ impl residual_probe::System for Aws {
             ROLE_TRUSTS_USER,
             PRINCIPAL_OWNED,
             SECRET_NOT_ROTATED,
+            SSO_USER_ACTIVE,
+            SSO_ACCOUNT_ASSIGNMENT,
         ]
     }
     fn handle_columns(&self) -> &'static [&'static str] {
@@ -108,6 +114,23 @@ pub struct AwsInstance {
     pub secrets_manager_regions: Vec<String>,
     pub concurrency: usize,
     pub net: NetPolicy,
+    /// Set: this table is a whole organization, scanned account by account.
+    pub organization: Option<Organization>,
+}
+
+/// How to scan an organization (`organization_role` and the keys around it).
+#[derive(Debug, Clone)]
+pub struct Organization {
+    /// The role name assumed in every member account.
+    pub role: String,
+    /// Only these accounts, when given.
+    pub include: Option<Vec<String>>,
+    pub exclude: Vec<String>,
+    /// Only accounts under these OUs (or roots), when given.
+    pub units: Vec<String>,
+    pub external_id: Option<String>,
+    /// `None`: read Identity Center when the organization has an instance.
+    pub identity_center: Option<bool>,
 }
 
 /// How hard to try against a hostile network. The SDK's defaults (3 attempts, no read
@@ -144,6 +167,7 @@ pub const SSH_KEY: &str = "aws_iam_ssh_public_key";
 pub const SIGNING_CERT: &str = "aws_iam_signing_certificate";
 pub const SERVICE_CREDENTIAL: &str = "aws_iam_service_specific_credential";
 pub const SECRET: &str = "aws_secretsmanager_secret";
+pub use identity_center::{ASSIGNMENT as SSO_ASSIGNMENT, SSO_USER};
 
 /// A credential report older than this was not generated for this scan (IAM reuses a report
 /// for four hours): the per-user calls then re-read what the report would have answered.
@@ -154,15 +178,67 @@ pub(crate) const REPORT_FRESH_FOR: Duration = Duration::from_secs(300);
 pub async fn collect(inst: &AwsInstance, filter: &dyn AccountFilter) -> SystemSnapshot {
     let label = inst.name.clone().unwrap_or_else(|| "aws".to_string());
     let counter = RequestCounter::default();
-    let mut snap = match Collector::new(inst, counter.clone()).await {
-        Ok(c) => match c.run(filter).await {
-            Ok(s) => s,
-            Err(e) => SystemSnapshot::failed(SYSTEM, &label, e),
-        },
+    let base = base_config(inst).await;
+    let c = Collector::new(
+        inst,
+        base,
+        counter.clone(),
+        inst.name.clone(),
+        inst.concurrency,
+    );
+    let mut snap = match c.run(filter).await {
+        Ok(s) => s,
         Err(e) => SystemSnapshot::failed(SYSTEM, &label, e),
     };
     snap.requests = counter.get();
     snap
+}
+
+/// The SDK's settings for a table: region, endpoint, profile, hostile-network timeouts and
+/// retries, and the credential chain (through `assume_role_arn` when given).
+pub(crate) async fn base_config(inst: &AwsInstance) -> aws_types::SdkConfig {
+    // The SDK reads these itself; register them so no log line or error can carry them.
+    for var in [
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+    ] {
+        if let Ok(v) = std::env::var(var) {
+            residual_probe::redact::register(&v);
+        }
+    }
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(inst.net.connect_timeout)
+        .read_timeout(inst.net.read_timeout)
+        .operation_attempt_timeout(inst.net.read_timeout + inst.net.connect_timeout)
+        .build();
+    let retry = RetryConfig::standard()
+        .with_max_attempts(inst.net.max_attempts)
+        .with_initial_backoff(inst.net.initial_backoff)
+        .with_max_backoff(Duration::from_secs(20));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(inst.region.clone()))
+        .timeout_config(timeouts)
+        .retry_config(retry);
+    if let Some(url) = &inst.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(p) = &inst.profile {
+        loader = loader.profile_name(p);
+    }
+    let mut base = loader.load().await;
+    if let Some(arn) = &inst.assume_role_arn {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
+            .session_name("residual-scan")
+            .configure(&base)
+            .build()
+            .await;
+        base = base
+            .into_builder()
+            .credentials_provider(aws_credential_types_provider(provider))
+            .build();
+    }
+    base
 }
 
 struct Collector<'a> {
@@ -171,51 +247,20 @@ struct Collector<'a> {
     sts: aws_sdk_sts::Client,
     base: aws_types::SdkConfig,
     guard: guard::ReadOnlyGuard,
+    /// The instance label (default: the account id).
+    label: Option<String>,
+    /// Requests in flight for this account.
+    concurrency: usize,
 }
 
 impl<'a> Collector<'a> {
-    async fn new(inst: &'a AwsInstance, counter: RequestCounter) -> Result<Self, ProbeError> {
-        // The SDK reads these itself; register them so no log line or error can carry them.
-        for var in [
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_SECURITY_TOKEN",
-        ] {
-            if let Ok(v) = std::env::var(var) {
-                residual_probe::redact::register(&v);
-            }
-        }
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(inst.net.connect_timeout)
-            .read_timeout(inst.net.read_timeout)
-            .operation_attempt_timeout(inst.net.read_timeout + inst.net.connect_timeout)
-            .build();
-        let retry = RetryConfig::standard()
-            .with_max_attempts(inst.net.max_attempts)
-            .with_initial_backoff(inst.net.initial_backoff)
-            .with_max_backoff(Duration::from_secs(20));
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(aws_config::Region::new(inst.region.clone()))
-            .timeout_config(timeouts)
-            .retry_config(retry);
-        if let Some(url) = &inst.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if let Some(p) = &inst.profile {
-            loader = loader.profile_name(p);
-        }
-        let mut base = loader.load().await;
-        if let Some(arn) = &inst.assume_role_arn {
-            let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
-                .session_name("residual-scan")
-                .configure(&base)
-                .build()
-                .await;
-            base = base
-                .into_builder()
-                .credentials_provider(aws_credential_types_provider(provider))
-                .build();
-        }
+    fn new(
+        inst: &'a AwsInstance,
+        base: aws_types::SdkConfig,
+        counter: RequestCounter,
+        label: Option<String>,
+        concurrency: usize,
+    ) -> Self {
         let guard = guard::ReadOnlyGuard::new(counter);
         let iam_conf = aws_sdk_iam::config::Builder::from(&base)
             .interceptor(guard.clone())
@@ -223,13 +268,15 @@ impl<'a> Collector<'a> {
         let sts_conf = aws_sdk_sts::config::Builder::from(&base)
             .interceptor(guard.clone())
             .build();
-        Ok(Collector {
+        Collector {
             inst,
             iam: aws_sdk_iam::Client::from_conf(iam_conf),
             sts: aws_sdk_sts::Client::from_conf(sts_conf),
             base,
             guard,
-        })
+            label,
+            concurrency,
+        }
     }
 
     async fn run(&self, filter: &dyn AccountFilter) -> Result<SystemSnapshot, ProbeError> {
@@ -241,7 +288,7 @@ impl<'a> Collector<'a> {
             .await
             .map_err(|e| sdk_err("GetCallerIdentity", e))?;
         let account_id = who.account().unwrap_or_default().to_string();
-        let label = self.inst.name.clone().unwrap_or_else(|| account_id.clone());
+        let label = self.label.clone().unwrap_or_else(|| account_id.clone());
 
         let (report, generated, started_new) = self.credential_report().await?;
         // IAM answers STARTED when it builds a new report for this request; otherwise it
@@ -260,6 +307,7 @@ impl<'a> Collector<'a> {
         let mut snap = SystemSnapshot {
             system: SYSTEM.to_string(),
             instance: label,
+            title: None,
             status: CollectStatus::Complete,
             authenticated_as: who.arn().map(str::to_string),
             observed_at: generated,
@@ -324,22 +372,45 @@ impl<'a> Collector<'a> {
             inventory.groups.len(),
             wanted.len()
         ));
+        // Service-specific credentials for every user at once when more than a few users are
+        // wanted (a call per service instead of a call per user); if that listing is refused,
+        // per user as before.
+        let bulk = if wanted.len() > iam::SERVICE_CREDENTIAL_SERVICES.len() {
+            match self.all_service_credentials().await {
+                Ok(m) => Some(m),
+                Err((what, e)) => {
+                    snap.notes.push(format!(
+                        "{what} with AllUsers failed ({e}); listed per user instead"
+                    ));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let bulk = &bulk;
+        let none: Vec<residual_probe::Credential> = Vec::new();
+        let none = &none;
         let results: Vec<(usize, bool, UserCredentials)> =
             futures::stream::iter(wanted.into_iter().map(|i| {
                 let acct = &snap.accounts[i];
                 let row = report_by_user.get(acct.name.as_str()).copied();
                 let trust_report = report_fresh && row.is_some();
+                let service = bulk
+                    .as_ref()
+                    .map(|m| m.get(&acct.name).map_or(none.as_slice(), Vec::as_slice));
                 async move {
                     (
                         i,
                         trust_report,
-                        self.user_credentials(&acct.name, row, trust_report).await,
+                        self.user_credentials(&acct.name, row, trust_report, service)
+                            .await,
                     )
                 }
             }))
             // Not `bounded`: a user whose calls fail is a gap for that user, and the others
             // are still read.
-            .buffer_unordered(self.inst.concurrency.max(1))
+            .buffer_unordered(self.concurrency.max(1))
             .collect()
             .await;
         for (i, trusted, res) in results {
@@ -413,7 +484,10 @@ impl residual_probe::Probe for AwsProbe {
     fn label(&self) -> String {
         self.0.name.clone().unwrap_or_else(|| SYSTEM.to_string())
     }
-    async fn collect(&self, filter: &dyn AccountFilter) -> SystemSnapshot {
-        collect(&self.0, filter).await
+    async fn collect(&self, filter: &dyn AccountFilter) -> Vec<SystemSnapshot> {
+        match &self.0.organization {
+            Some(org) => org::collect(&self.0, org, filter).await,
+            None => vec![collect(&self.0, filter).await],
+        }
     }
 }

@@ -41,6 +41,7 @@ fn instance(server: &MockServer) -> AwsInstance {
             max_attempts: 2,
             initial_backoff: Duration::from_millis(10),
         },
+        organization: None,
     }
 }
 

@@ -51,7 +51,7 @@ impl Collector<'_> {
             .map(|e| e.arn().unwrap_or_default().to_string())
             .collect();
         let policies: Vec<(usize, Option<String>)> = residual_probe::bounded(
-            self.inst.concurrency,
+            self.concurrency,
             arns.into_iter().enumerate().map(|(i, id)| async move {
                 let out = sm
                     .get_resource_policy()
@@ -110,6 +110,7 @@ impl Collector<'_> {
                 last_used_at: e.last_accessed_date().map(to_time),
                 last_use_tracked: true,
                 readable_by_role: None,
+                privileges: vec![],
                 attributes,
             });
         }

@@ -186,6 +186,7 @@ pub(crate) fn deploy_key_asset(repo: &api::Repo, k: &api::DeployKey) -> Result<A
         last_used_at: api::opt_time_of("deploy key last_used", &k.last_used)?,
         last_use_tracked: true,
         readable_by_role: None,
+        privileges: vec![],
         attributes,
     })
 }
@@ -205,6 +206,7 @@ pub(crate) fn secret_asset(org: &str, s: &api::OrgSecret) -> Result<Asset, Strin
         last_use_tracked: false,
         // Org owners administer Actions secrets and the workflows that read them.
         readable_by_role: Some("owner".into()),
+        privileges: vec![],
         attributes,
     })
 }

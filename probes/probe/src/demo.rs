@@ -83,6 +83,7 @@ pub fn asset(resource_type: &str, id: &str, name: &str) -> Asset {
         last_used_at: None,
         last_use_tracked: false,
         readable_by_role: None,
+        privileges: vec![],
         attributes: BTreeMap::new(),
     }
 }

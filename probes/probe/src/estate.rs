@@ -33,6 +33,9 @@ pub struct SystemSnapshot {
     pub system: String,
     /// The instance label from the config (`name`), or a default the probe chose (account id).
     pub instance: String,
+    /// What people call the instance, when the label is an id (an AWS account's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     pub status: CollectStatus,
     /// Who the probe authenticated as (ARN, login, …), for the manifest.
     #[serde(default)]
@@ -113,6 +116,7 @@ impl SystemSnapshot {
         SystemSnapshot {
             system: system.to_string(),
             instance: instance.to_string(),
+            title: None,
             status: CollectStatus::Complete,
             authenticated_as,
             observed_at: Some(OffsetDateTime::now_utc()),
@@ -151,6 +155,7 @@ impl SystemSnapshot {
         SystemSnapshot {
             system: system.to_string(),
             instance: instance.to_string(),
+            title: None,
             status: CollectStatus::Failed {
                 error: error.redacted(),
             },
@@ -349,6 +354,10 @@ pub struct Asset {
     /// its Actions secrets): a leaver who held it must have it rotated.
     #[serde(default)]
     pub readable_by_role: Option<String>,
+    /// Evidence of admin power the asset grants whoever it trusts (an Identity Center
+    /// permission set with AdministratorAccess), one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub privileges: Vec<String>,
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
 }
@@ -406,6 +415,7 @@ impl SystemSnapshot {
     fn redact_in_place(&mut self) {
         r(&mut self.system);
         r(&mut self.instance);
+        r_opt(&mut self.title);
         if let CollectStatus::Failed { error } = &mut self.status {
             *error = error.clone().redacted();
         }
@@ -436,6 +446,7 @@ impl SystemSnapshot {
             r_refs(&mut x.owner_refs);
             r_all(&mut x.trusted_principals);
             r_opt(&mut x.readable_by_role);
+            r_all(&mut x.privileges);
             r_map(&mut x.attributes);
         }
         for g in &mut self.gaps {

@@ -177,8 +177,9 @@ pub trait Probe: Send + Sync {
     fn system(&self) -> &'static str;
     /// The instance label before collection (the config's `name`, or the system name).
     fn label(&self) -> String;
-    /// Read the system. Never fails: errors are inside the snapshot (status and gaps).
-    async fn collect(&self, filter: &dyn AccountFilter) -> SystemSnapshot;
+    /// Read the system: one snapshot per instance it stands for (one, or every account of an
+    /// AWS organization). Never fails: errors are inside the snapshots (status and gaps).
+    async fn collect(&self, filter: &dyn AccountFilter) -> Vec<SystemSnapshot>;
 }
 
 /// A filter for probe tests and benchmarks: wants every account (or none), and offers fixed

@@ -104,8 +104,8 @@ impl residual_probe::Probe for SalesforceProbe {
     fn label(&self) -> String {
         label(&self.0)
     }
-    async fn collect(&self, filter: &dyn AccountFilter) -> SystemSnapshot {
-        collect(&self.0, filter).await
+    async fn collect(&self, filter: &dyn AccountFilter) -> Vec<SystemSnapshot> {
+        vec![collect(&self.0, filter).await]
     }
 }
 

@@ -77,8 +77,8 @@ impl residual_probe::Probe for ScimProbe {
     fn label(&self) -> String {
         self.0.name.clone()
     }
-    async fn collect(&self, filter: &dyn AccountFilter) -> SystemSnapshot {
-        collect(&self.0, filter).await
+    async fn collect(&self, filter: &dyn AccountFilter) -> Vec<SystemSnapshot> {
+        vec![collect(&self.0, filter).await]
     }
 }
 

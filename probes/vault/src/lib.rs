@@ -133,8 +133,8 @@ impl residual_probe::Probe for VaultProbe {
     fn label(&self) -> String {
         label(&self.0)
     }
-    async fn collect(&self, filter: &dyn AccountFilter) -> SystemSnapshot {
-        collect(&self.0, filter).await
+    async fn collect(&self, filter: &dyn AccountFilter) -> Vec<SystemSnapshot> {
+        vec![collect(&self.0, filter).await]
     }
 }
 
@@ -683,6 +683,7 @@ impl Collector<'_> {
                     last_used_at: None,
                     last_use_tracked: false,
                     readable_by_role: None,
+                    privileges: vec![],
                     attributes,
                 }))
             }),
