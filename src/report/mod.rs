@@ -224,6 +224,8 @@ pub fn files_for(formats: &[String]) -> Vec<&'static str> {
 struct SystemFacts<'a> {
     system: &'a str,
     instance: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
     status: &'static str,
     error: Option<String>,
     authenticated_as: Option<&'a str>,
@@ -266,6 +268,7 @@ pub fn write_folder(
         .map(|s| SystemFacts {
             system: &s.system,
             instance: &s.instance,
+            title: s.title.as_deref(),
             status: if s.is_complete() {
                 "complete"
             } else {

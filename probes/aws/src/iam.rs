@@ -84,7 +84,8 @@ impl Collector<'_> {
         &self,
     ) -> Result<(Vec<api::ReportRow>, Option<OffsetDateTime>, bool), ProbeError> {
         use aws_sdk_iam::operation::get_credential_report::GetCredentialReportError as E;
-        let mut delay = Duration::from_millis(250);
+        // Real IAM takes seconds to build a report; poll soon, then back off.
+        let mut delay = Duration::from_millis(50);
         let mut started_new = false;
         for _ in 0..40 {
             let gen = self

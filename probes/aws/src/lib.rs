@@ -281,16 +281,18 @@ impl<'a> Collector<'a> {
 
     async fn run(&self, filter: &dyn AccountFilter) -> Result<SystemSnapshot, ProbeError> {
         let scan_started = OffsetDateTime::now_utc();
-        let who = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| sdk_err("GetCallerIdentity", e))?;
+        // The three inventory reads do not depend on each other: they run at once (IAM
+        // builds the report while GetAccountAuthorizationDetails pages).
+        let (who, report, inventory) = futures::join!(
+            self.sts.get_caller_identity().send(),
+            self.credential_report(),
+            self.authorization_details(),
+        );
+        let who = who.map_err(|e| sdk_err("GetCallerIdentity", e))?;
         let account_id = who.account().unwrap_or_default().to_string();
         let label = self.label.clone().unwrap_or_else(|| account_id.clone());
 
-        let (report, generated, started_new) = self.credential_report().await?;
+        let (report, generated, started_new) = report?;
         // IAM answers STARTED when it builds a new report for this request; otherwise it
         // reuses one up to four hours old, and only a young one is trusted.
         // Only a report this scan asked IAM to build is trusted: a reused one (up to four hours
@@ -302,7 +304,7 @@ impl<'a> Collector<'a> {
             Some(g) if started_new && g < scan_started - REPORT_FRESH_FOR => Some(scan_started),
             g => g,
         };
-        let inventory = self.authorization_details().await?;
+        let inventory = inventory?;
 
         let mut snap = SystemSnapshot {
             system: SYSTEM.to_string(),

@@ -729,12 +729,16 @@ pub(super) fn manifest(b: &mut String, r: &Report) -> anyhow::Result<()> {
         };
         writeln!(
             b,
-            "<tr data-system=\"{}\" data-instance=\"{}\" data-status=\"{}\"><td>{} / {}</td><td>{status}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"time\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-system=\"{}\" data-instance=\"{}\" data-status=\"{}\"><td>{} / {}{}</td><td>{status}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"time\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(&s.system),
             esc(&s.instance),
             if s.is_complete() { "complete" } else { "error" },
             esc(&s.system),
             esc(&s.instance),
+            s.title
+                .as_deref()
+                .map(|t| format!("<br><span class=\"muted\">{}</span>", esc(t)))
+                .unwrap_or_default(),
             s.authenticated_as
                 .as_deref()
                 .map(|a| format!("<code>{}</code>", esc(a)))
