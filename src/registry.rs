@@ -11,6 +11,7 @@ pub const SYSTEMS: &[&dyn System] = &[
     &residual_vault::Vault,
     &residual_salesforce::Salesforce,
     &residual_scim::Scim,
+    &residual_okta::Okta,
 ];
 
 /// The system called `name`.

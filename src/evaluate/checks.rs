@@ -336,14 +336,18 @@ pub(super) fn own_account_findings(
                         .iter()
                         .map(|r| format!("role {r}"))
                         .chain(a.attributes.iter().map(|(k, v)| format!("{k}: {v}")))
+                        .chain(a.privileges.iter().map(|p| format!("admin power: {p}")))
                         .collect(),
                 ),
             );
             if a.state == AccountState::Frozen {
                 f.severity = Severity::Low;
                 f.path = false;
-                f.evidence
-                    .push("frozen: cannot log in (licence waste)".into());
+                // The probe says why it cannot log in (`blocked`, already in the evidence).
+                if !a.attributes.contains_key("blocked") {
+                    f.evidence
+                        .push("frozen: cannot log in (licence waste)".into());
+                }
             }
             if let Some(t) = a.last_login_at {
                 f.last_used_at = Some(t);
@@ -352,6 +356,18 @@ pub(super) fn own_account_findings(
                 } else {
                     Tri::False
                 };
+                // A sign-in after departure is evidence of use, whatever the state now.
+                if t > cx.leaver.departure
+                    && check
+                        .critical_when
+                        .contains(&Escalation::UsedAfterDeparture)
+                {
+                    f.severity = Severity::Critical;
+                    f.evidence.push(format!(
+                        "signed in after departure: last login {}",
+                        residual_probe::rfc3339(t)
+                    ));
+                }
             }
             out.push(f);
         }
@@ -423,6 +439,7 @@ pub(super) fn trust_findings(
         }
         if let Some(check) = cat.find(On::AssetTrustsAccount, &x.resource_type) {
             let mut ev = ev.clone();
+            let disabled = a.state == AccountState::Disabled;
             ev.push(format!("{} {} trusts {}", x.resource_type, x.name, a.id));
             if let Some(via) = x.attributes.get(&format!("via:{}", a.id)) {
                 ev.push(format!("through {via}"));
@@ -433,8 +450,13 @@ pub(super) fn trust_findings(
             }
             let admin =
                 !x.privileges.is_empty() && check.critical_when.contains(&Escalation::Privileged);
+            if disabled {
+                // A deactivated account cannot use the trust; it is a leftover that comes back
+                // with a reactivation.
+                ev.push("the account is disabled: no path while it stays so".into());
+            }
             let principal = a.id.clone();
-            out.push(cx.finding_with(
+            let mut f = cx.finding_with(
                 check,
                 &x.resource_type,
                 &x.id,
@@ -443,13 +465,17 @@ pub(super) fn trust_findings(
                 rule,
                 conf,
                 None,
-                admin,
+                admin && !disabled,
                 ev,
                 &|k| match k {
                     "principal_id" => Some(principal.clone()),
                     other => x.attributes.get(other).cloned(),
                 },
-            ));
+            );
+            if disabled {
+                f.path = false;
+            }
+            out.push(f);
         }
         // A secret whose resource policy lets the leaver's account read it.
         if let Some(check) = cat.find(On::SecretNotRotated, &x.resource_type) {

@@ -1,10 +1,11 @@
-//! The HTTP layer every REST probe (GitHub, Salesforce, Vault, SCIM) sends through: timeouts,
+//! The HTTP layer every REST probe (GitHub, Okta, Salesforce, Vault, SCIM) sends through: timeouts,
 //! bounded retries with backoff, rate-limit waits, request counting and redaction, in one
 //! place so each probe only decides what a status *means*.
 //!
 //! Retried here: transport errors, timeouts, 5xx, 429 and secondary-rate-limit 403s (honouring
-//! `Retry-After`), and primary-rate-limit exhaustion (`x-ratelimit-remaining: 0`, waiting
-//! until `x-ratelimit-reset` when that is within [`HttpPolicy::max_rate_wait`]). Everything
+//! `Retry-After`), and primary-rate-limit exhaustion (`x-ratelimit-remaining: 0`, or Okta's
+//! `x-rate-limit-remaining: 0`, waiting until the reset when that is within
+//! [`HttpPolicy::max_rate_wait`]). Everything
 //! else comes back as a [`Reply`] for the probe to classify. No error message carries a header
 //! value, a body or a query string: only method, path, status and our own words.
 
@@ -155,15 +156,18 @@ impl Http {
         self.counter.get()
     }
 
+    /// GitHub spells the headers `x-ratelimit-*`, Okta `x-rate-limit-*`; both carry the
+    /// limit, what remains of it and the reset in Unix seconds.
     fn note_rate(&self, h: &reqwest::header::HeaderMap) {
         let mut r = self.rate.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = parse_u64(h, "x-ratelimit-remaining") {
-            r.remaining = Some(v);
-            r.limit = parse_u64(h, "x-ratelimit-limit").or(r.limit);
-            r.used = parse_u64(h, "x-ratelimit-used").or(r.used);
-            r.reset = parse_u64(h, "x-ratelimit-reset")
-                .map(|v| v as i64)
-                .or(r.reset);
+        for p in ["x-ratelimit-", "x-rate-limit-"] {
+            let get = |n: &str| parse_u64(h, &format!("{p}{n}"));
+            if let Some(v) = get("remaining") {
+                r.remaining = Some(v);
+                r.limit = get("limit").or(r.limit);
+                r.used = get("used").or(r.used);
+                r.reset = get("reset").map(|v| v as i64).or(r.reset);
+            }
         }
     }
 
@@ -289,7 +293,8 @@ impl Http {
                 .header("retry-after")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let primary_exhausted = reply.header("x-ratelimit-remaining") == Some("0");
+            let primary_exhausted = reply.header("x-ratelimit-remaining") == Some("0")
+                || reply.header("x-rate-limit-remaining") == Some("0");
             let secondary = status == 403 && {
                 let text = String::from_utf8_lossy(&reply.body).to_ascii_lowercase();
                 text.contains("secondary rate limit") || text.contains("abuse")
@@ -306,8 +311,8 @@ impl Http {
                 }
                 let wait = match (retry_after, primary_exhausted) {
                     (Some(w), _) => w,
-                    (None, true) => self.pace().unwrap_or(Duration::from_secs(60)),
-                    (None, false) => Duration::from_secs(60),
+                    // Okta answers 429 with its reset time instead of `Retry-After`.
+                    (None, _) => self.pace().unwrap_or(Duration::from_secs(60)),
                 };
                 self.wait_for_rate(&what, wait).await?;
                 continue;

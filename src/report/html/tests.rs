@@ -109,11 +109,12 @@ fn html_large_scans_are_abridged_and_say_so() {
     }
     // Findings table: the five most severe.
     assert_eq!(page.matches("<tr data-finding=").count(), 5);
-    // Details: the leaver with the most critical findings only, and links only to it.
+    // Details: the leaver with a critical finding and the most findings (Carol), and links
+    // only to it.
     assert_eq!(page.matches("<section class=\"leaver\"").count(), 1);
-    assert!(page.contains("id=\"leaver-E1001\""));
-    assert!(page.contains("href=\"#leaver-E1001\""));
-    assert!(!page.contains("href=\"#leaver-E1002\""));
+    assert!(page.contains("id=\"leaver-E1003\""));
+    assert!(page.contains("href=\"#leaver-E1003\""));
+    assert!(!page.contains("href=\"#leaver-E1001\""));
     // Problem groups name a few leavers and count the rest.
     assert!(page.contains("… and 6 more"), "{page}");
     // Totals still count everything.
