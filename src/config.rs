@@ -336,6 +336,26 @@ mod tests {
     }
 
     #[test]
+    fn okta_auth_and_strategy_are_checked() {
+        let env = |_: &str| Some("00okta-token-123456".to_string());
+        let bad = |text: &str| parse("r.toml", text, &env).map(|_| ()).unwrap_err();
+        let e = bad("[[okta]]\norg_url = \"https://acme.okta.com\"\nclient_id = \"0oa1\"\n");
+        assert!(e.message.contains("private_key_file"), "{}", e.message);
+        assert_eq!(e.line, Some(3));
+        let e = bad("[[okta]]\norg_url = \"https://acme.okta.com\"\ntoken_env = \"T\"\nstrategy = \"fast\"\n");
+        assert_eq!(e.field.as_deref(), Some("strategy"));
+        assert!(e.message.contains("\"list\""), "{}", e.message);
+        let e = bad("[[okta]]\norg_url = \"acme.okta.com\"\ntoken_env = \"T\"\n");
+        assert_eq!(e.field.as_deref(), Some("org_url"));
+        let c = parse(
+            "r.toml",
+            "[[okta]]\norg_url = \"https://acme.okta.com\"\ntoken_env = \"T\"\nstrategy = \"list\"\n",
+            &env,
+        );
+        assert!(c.is_ok());
+    }
+
+    #[test]
     fn aws_defaults() {
         let c = parse(
             "r.toml",

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use crate::harness::{all_output, code, csv_rows, python, repo, residual, text, Peer};
+use crate::harness::{all_output, code, csv_rows, python, repo, residual, rsa_keys, text, Peer};
 
 const TOKEN: &str = "ghp_residualTestToken0000000000000000001";
 const AS_OF: &str = "2026-11-26T12:00:00Z";
@@ -22,25 +22,6 @@ kiran.patel@acme.example,2026-11-14,Kiran Patel,kpatel-ext,kiran@patel-consultin
 sam.rivera@acme.example,2026-11-12,Sam Rivera,,
 r.okoro@acme.example,2026-09-30,Rita Okoro,,
 ";
-
-/// An RSA key pair for the GitHub App, made fresh (no private key lives in the repo).
-fn app_keys(dir: &Path) -> (String, String) {
-    let key = dir.join("app.pem");
-    let public = dir.join("app.pub.pem");
-    let script = "import sys\nfrom cryptography.hazmat.primitives.asymmetric import rsa\nfrom cryptography.hazmat.primitives import serialization as s\nk = rsa.generate_private_key(public_exponent=65537, key_size=2048)\nopen(sys.argv[1], 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))\nopen(sys.argv[2], 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))\n";
-    let out = Command::new(python())
-        .args(["-c", script])
-        .arg(&key)
-        .arg(&public)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (key.display().to_string(), public.display().to_string())
-}
 
 fn server(scenario_args: &[&str], public_key: Option<&str>) -> Peer {
     let mut args: Vec<String> = scenario_args.iter().map(|s| s.to_string()).collect();
@@ -127,7 +108,7 @@ fn github_served_responses_match_the_official_schema() {
 fn github_main_scenario_exact_findings_and_read_only() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    let (key, public) = app_keys(dir);
+    let (key, public) = rsa_keys(dir);
     let gh = server(&["--scenario", &main_scenario()], Some(&public));
     std::fs::write(dir.join("leavers.csv"), LEAVERS).unwrap();
     config(dir, &gh.endpoint(), &app_auth(&key), "");
@@ -306,7 +287,7 @@ fn github_plain_token_cannot_list_fine_grained_pats_and_says_so() {
 fn github_failures_fail_closed() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    let (key, public) = app_keys(dir);
+    let (key, public) = rsa_keys(dir);
     let gh = server(&["--scenario", &main_scenario()], Some(&public));
     std::fs::write(dir.join("leavers.csv"), LEAVERS).unwrap();
     config(
@@ -354,7 +335,7 @@ fn github_failures_fail_closed() {
 fn github_rate_limits_wait_then_complete_or_report_incomplete() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
-    let (key, public) = app_keys(dir);
+    let (key, public) = rsa_keys(dir);
     let gh = server(&["--scenario", &main_scenario()], Some(&public));
     std::fs::write(dir.join("leavers.csv"), LEAVERS).unwrap();
     // Secondary limit (403 + retry-after) and primary exhaustion with a near reset: waits.

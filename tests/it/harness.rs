@@ -24,6 +24,26 @@ pub fn python() -> PathBuf {
     p
 }
 
+/// A fresh RSA key pair (PKCS#8 private, SPKI public; PEM files in `dir`): no private key lives
+/// in the repo. For GitHub App JWTs and Okta service-app client assertions.
+pub fn rsa_keys(dir: &Path) -> (String, String) {
+    let key = dir.join("app.pem");
+    let public = dir.join("app.pub.pem");
+    let script = "import sys\nfrom cryptography.hazmat.primitives.asymmetric import rsa\nfrom cryptography.hazmat.primitives import serialization as s\nk = rsa.generate_private_key(public_exponent=65537, key_size=2048)\nopen(sys.argv[1], 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))\nopen(sys.argv[2], 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))\n";
+    let out = Command::new(python())
+        .args(["-c", script])
+        .arg(&key)
+        .arg(&public)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (key.display().to_string(), public.display().to_string())
+}
+
 /// A test peer: a Python server from `tests/harness/` on a free 127.0.0.1 port, with a request
 /// log, killed on drop. It writes its port to a file once it is listening.
 pub struct Peer {

@@ -9,6 +9,7 @@ mod harness;
 mod hostile;
 mod html;
 mod leavers_bad;
+mod okta;
 mod reports;
 mod saas;
 mod vault;

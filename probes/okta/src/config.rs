@@ -4,7 +4,7 @@ use residual_probe::config::{ConfigCtx, ConfigError};
 use residual_probe::Probe;
 use serde::Deserialize;
 
-use crate::{OktaAuth, OktaInstance, OktaProbe, SYSTEM};
+use crate::{OktaAuth, OktaInstance, OktaProbe, Strategy, SYSTEM};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +21,8 @@ pub struct RawOkta {
     pub private_key_file: Option<String>,
     /// The key's id (`kid`) as registered on the app, when it has several.
     pub key_id: Option<String>,
+    /// `auto` (default), `list` or `search`: how users are read.
+    pub strategy: Option<String>,
 }
 
 pub fn configure(cx: &ConfigCtx) -> Result<Vec<Box<dyn Probe>>, ConfigError> {
@@ -56,10 +58,22 @@ pub fn configure(cx: &ConfigCtx) -> Result<Vec<Box<dyn Probe>>, ConfigError> {
             Some(n) => t.non_empty("name", n)?,
             None => residual_probe::http::host_label(&org_url),
         };
+        let strategy = match v.strategy.as_deref().map(str::trim) {
+            None | Some("auto") => Strategy::Auto,
+            Some("list") => Strategy::List,
+            Some("search") => Strategy::Search,
+            Some(other) => {
+                return Err(t.error(
+                    "strategy",
+                    format!("strategy must be \"auto\", \"list\" or \"search\", not {other:?}"),
+                ))
+            }
+        };
         out.push(Box::new(OktaProbe(OktaInstance {
             name,
             org_url,
             auth,
+            strategy,
             concurrency: cx.scan.concurrency,
             http: cx.scan.http,
         })));

@@ -50,8 +50,9 @@ pub const APP_ASSIGNMENT_CHECK: CheckId = CheckId("okta_app_assignment");
 
 /// Users a page (Okta's maximum for `/api/v1/users`).
 const PAGE: u32 = 200;
-/// Search terms OR-ed into one lookup query (Okta refuses overly long searches).
-const TERMS_PER_QUERY: usize = 4;
+/// The longest lookup query, in characters before encoding (Okta refuses overly long or
+/// complex searches; this keeps a request line near 2 KB).
+const MAX_QUERY: usize = 1_400;
 /// The scopes a service app asks for: read-only, everything the scan reads.
 pub const SCOPES: &str =
     "okta.users.read okta.apps.read okta.roles.read okta.apiTokens.read okta.groups.read";
@@ -106,12 +107,24 @@ pub enum OktaAuth {
     },
 }
 
+/// How the users are read: the planner's choice, or the one the config names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The cheaper of a full listing and search lookups, in requests.
+    Auto,
+    /// Always the full listing (`search` is eventually consistent; the list is not).
+    List,
+    /// Always search lookups for the leavers.
+    Search,
+}
+
 /// One `[[okta]]` table, validated.
 #[derive(Debug, Clone)]
 pub struct OktaInstance {
     pub name: String,
     pub org_url: String,
     pub auth: OktaAuth,
+    pub strategy: Strategy,
     pub concurrency: usize,
     pub http: HttpPolicy,
 }
@@ -403,13 +416,22 @@ impl Collector<'_> {
         let cands = filter.candidates(SYSTEM);
         let queries = lookup_queries(&cands);
         let list_cost = count.div_ceil(PAGE as u64) + 1;
-        let targeted = (queries.len() as u64) < list_cost;
+        let targeted = match self.inst.strategy {
+            Strategy::Auto => (queries.len() as u64) < list_cost,
+            Strategy::List => false,
+            Strategy::Search => true,
+        };
         snap.notes.push(format!(
-            "planner: {} ({} search queries vs {list_cost} pages for {count} users)",
+            "planner: {}{} ({} search queries vs {list_cost} pages for {count} users)",
             if targeted {
                 "search lookups"
             } else {
                 "full listing"
+            },
+            if self.inst.strategy == Strategy::Auto {
+                ""
+            } else {
+                ", as configured"
             },
             queries.len()
         ));
@@ -571,38 +593,46 @@ pub(crate) fn identify(snap: &mut SystemSnapshot) {
 }
 
 /// The search queries that find every user a leaver could be: login, primary or secondary
-/// email (and their `+tag` variants), login local part, employee number — a few terms a
-/// query. `search` includes DEPROVISIONED users.
+/// email (and `+tag` variants), a login equal to the email's local part, employee number.
+/// Terms are OR-ed into queries of at most [`MAX_QUERY`] characters. `search` includes
+/// DEPROVISIONED users and compares values case-insensitively.
 fn lookup_queries(c: &residual_probe::Candidates) -> Vec<String> {
     let mut terms: BTreeSet<String> = BTreeSet::new();
+    let mut locals: BTreeSet<&str> = BTreeSet::new();
     for e in &c.emails {
         let q = quote(e);
         let local = e.split('@').next().unwrap_or(e);
+        locals.insert(local);
         let sub = quote(&format!("{local}+"));
         terms.insert(format!(
-            "profile.login eq {q} or profile.email eq {q} or profile.secondEmail eq {q} or profile.login sw {sub} or profile.email sw {sub}"
+            "profile.login eq {q} or profile.email eq {q} or profile.secondEmail eq {q} or profile.login sw {sub} or profile.email sw {sub} or profile.login eq {}",
+            quote(local)
         ));
     }
-    for l in &c.logins {
-        terms.insert(format!(
-            "profile.login eq {} or profile.login sw {}",
-            quote(l),
-            quote(&format!("{l}@"))
-        ));
+    // Handles and aliases that are not an email's local part (already searched above).
+    for l in c.logins.iter().filter(|l| !locals.contains(l.as_str())) {
+        terms.insert(format!("profile.login eq {}", quote(l)));
     }
     for x in &c.external_ids {
         terms.insert(format!("profile.employeeNumber eq {}", quote(x)));
     }
-    let terms: Vec<String> = terms.into_iter().collect();
-    terms
-        .chunks(TERMS_PER_QUERY)
-        .map(|c| {
-            c.iter()
-                .map(|t| format!("({t})"))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        })
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for t in terms {
+        if !cur.is_empty() && cur.len() + t.len() + 6 > MAX_QUERY {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push_str(" or ");
+        }
+        cur.push('(');
+        cur.push_str(&t);
+        cur.push(')');
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 pub(crate) fn user_account(u: &api::User) -> Result<Account, ProbeError> {
@@ -745,24 +775,42 @@ fn client_assertion(
 #[cfg(test)]
 mod tests {
     #[test]
-    fn lookups_batch_terms_and_quote_values() {
+    fn lookups_pack_terms_and_quote_values() {
         let c = residual_probe::Candidates {
             emails: vec!["a\"b@acme.example".into()],
-            logins: vec!["jdoe".into()],
-            external_ids: vec!["E1".into(), "E2".into(), "E3".into(), "E4".into()],
+            logins: vec!["a\"b".into(), "jdoe".into()],
+            external_ids: vec!["E1".into(), "E2".into()],
             ..Default::default()
         };
         let q = super::lookup_queries(&c);
-        assert_eq!(q.len(), 2, "{q:?}");
+        assert_eq!(q.len(), 1, "{q:?}");
         assert!(
-            q.iter()
-                .any(|s| s.contains("profile.login eq \"a\\\"b@acme.example\"")),
+            q[0].contains("profile.login eq \"a\\\"b@acme.example\""),
             "{q:?}"
         );
-        assert!(
-            q.iter()
-                .any(|s| s.contains("profile.employeeNumber eq \"E4\"")),
+        assert!(q[0].contains("profile.secondEmail eq"), "{q:?}");
+        assert!(q[0].contains("profile.login sw \"a\\\"b+\""), "{q:?}");
+        assert!(q[0].contains("(profile.login eq \"jdoe\")"), "{q:?}");
+        assert!(q[0].contains("(profile.employeeNumber eq \"E2\")"), "{q:?}");
+        // The local part is searched once, inside the email's term.
+        assert_eq!(
+            q[0].matches("profile.login eq \"a\\\"b\"").count(),
+            1,
             "{q:?}"
         );
+
+        let many = residual_probe::Candidates {
+            emails: (0..40).map(|i| format!("person{i}@acme.example")).collect(),
+            ..Default::default()
+        };
+        let q = super::lookup_queries(&many);
+        assert!(
+            q.len() > 1 && q.iter().all(|s| s.len() <= super::MAX_QUERY),
+            "{q:?}"
+        );
+        for i in 0..40 {
+            let e = format!("profile.email eq \"person{i}@acme.example\"");
+            assert_eq!(q.iter().filter(|s| s.contains(&e)).count(), 1, "{e}");
+        }
     }
 }

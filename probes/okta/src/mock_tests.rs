@@ -18,6 +18,7 @@ fn instance(server: &MockServer) -> OktaInstance {
         name: "acme".into(),
         org_url: server.uri(),
         auth: OktaAuth::ApiToken(TOKEN.to_string().into()),
+        strategy: crate::Strategy::Auto,
         concurrency: 4,
         http: HttpPolicy::for_tests(),
     }
@@ -371,4 +372,41 @@ async fn api_tokens_unreadable_is_a_gap_not_clean() {
     assert_eq!(s.gaps.len(), 1, "{:?}", s.gaps);
     assert_eq!(s.gaps[0].checks, ["okta_api_token_owned"]);
     assert!(matches!(s.gaps[0].error, ProbeError::Permission(_)));
+}
+
+#[tokio::test]
+async fn a_429_waits_for_okta_reset_header_then_succeeds() {
+    // No Retry-After: Okta names the reset in X-Rate-Limit-Reset. Waiting the 60 s fallback
+    // would exceed the test policy's 2 s and fail; waiting for the reset (1 s) succeeds.
+    let server = MockServer::start().await;
+    let reset = time::OffsetDateTime::now_utc().unix_timestamp() + 1;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/users/me"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({"errorCode": "E0000047", "errorSummary": "API call exceeded rate limit due to too many requests.", "errorId": "oae3", "errorCauses": []}))
+                .insert_header("x-rate-limit-limit", "600")
+                .insert_header("x-rate-limit-remaining", "0")
+                .insert_header("x-rate-limit-reset", reset.to_string().as_str()),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    org(&server, 1, read_only()).await;
+    users(
+        &server,
+        json!([user("00uscanner", "scanner@acme.example", "ACTIVE")]),
+        json!([]),
+    )
+    .await;
+    get(&server, "/api/v1/users/00uscanner/appLinks", ok(json!([]))).await;
+    let started = std::time::Instant::now();
+    let s = collect(&instance(&server), &listing()).await;
+    assert!(s.is_complete(), "{:?}", s.status);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "did not wait for the reset"
+    );
+    assert!(s.requests >= 2);
 }
