@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -106,8 +107,12 @@ def main() -> None:
                       "rate_limit_per_minute": int(args.rate_limit)}
             for strategy in ("auto", "list", "search"):
                 result[f"residual_{strategy}"] = scan(args.binary, tmp, base, strategy, f"r-{strategy}")
-            n, t, found = naive(base, emails)
-            result["naive_per_leaver"] = {"requests": n, "seconds": round(t, 2), "users_found": found}
+            try:
+                n, t, found = naive(base, emails)
+                result["naive_per_leaver"] = {"requests": n, "seconds": round(t, 2), "users_found": found}
+            except urllib.error.HTTPError as e:
+                # What a quick script does on Okta's rate limit: it stops.
+                result["naive_per_leaver"] = {"failed": f"HTTP {e.code} {e.reason}"}
             print(json.dumps(result, indent=2))
         finally:
             proc.terminate()
