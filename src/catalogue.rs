@@ -77,6 +77,11 @@ pub struct Check {
     pub severity: Severity,
     #[serde(default)]
     pub critical_when: Vec<Escalation>,
+    /// `account_active` only: the account states it fires on (default: every state but
+    /// disabled). Google's check fires on active users only: a suspended user is how
+    /// Workspace offboards, and its grants and app passwords are findings of their own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<residual_probe::AccountState>,
     pub path: bool,
     pub title: Arc<str>,
     pub rationale: String,

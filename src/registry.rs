@@ -12,6 +12,7 @@ pub const SYSTEMS: &[&dyn System] = &[
     &residual_salesforce::Salesforce,
     &residual_scim::Scim,
     &residual_okta::Okta,
+    &residual_google::Google,
 ];
 
 /// The system called `name`.

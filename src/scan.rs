@@ -163,6 +163,12 @@ impl AccountFilter for Wanted<'_> {
     fn candidates(&self, system: &str) -> residual_probe::Candidates {
         self.ix.candidates(system)
     }
+    fn owns(&self, system: &str, refs: &[residual_probe::OwnerRef]) -> bool {
+        !self
+            .ix
+            .owner_matches(system, refs, &std::collections::HashMap::new())
+            .is_empty()
+    }
 }
 
 /// Run every probe concurrently. Each probe bounds its own requests by the scan concurrency.

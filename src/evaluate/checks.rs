@@ -316,7 +316,9 @@ pub(super) fn own_account_findings(
         }
     }
     if let Some(check) = cat.find(On::AccountActive, &a.resource_type) {
-        if a.state != AccountState::Disabled {
+        if a.state != AccountState::Disabled
+            && (check.states.is_empty() || check.states.contains(&a.state))
+        {
             let owner = (a.role.as_deref() == Some("owner")
                 && check.critical_when.contains(&Escalation::OwnerRole))
                 || (!a.privileges.is_empty()
@@ -544,11 +546,19 @@ pub(super) fn owned_findings(
                 .iter()
                 .filter(|c| live(c, input.as_of))
                 .count();
-            let extra = if a.detailed {
+            let mut extra = vec![if a.detailed {
                 format!("{live_n} active credential(s)")
             } else {
                 "credentials not enumerated (not the leaver's own account)".into()
-            };
+            }];
+            // Keys made before the departure may be in the leaver's hands: rotate them.
+            for c in a.credentials.iter().filter(|c| live(c, input.as_of)) {
+                let mut line = describe_credential(c);
+                if c.created_at.is_none_or(|t| t < cx.leaver.departure) {
+                    line.push_str(" (made before the departure: rotate)");
+                }
+                extra.push(line);
+            }
             (
                 a.resource_type.as_str(),
                 a.id.as_str(),
@@ -561,9 +571,9 @@ pub(super) fn owned_findings(
         Target::Asset(xi) => {
             let x = &sys.assets[xi];
             let extra = match (x.last_used_at, x.last_use_tracked) {
-                (Some(t), _) => format!("last used {}", residual_probe::rfc3339(t)),
-                (None, true) => "never used".into(),
-                (None, false) => String::new(),
+                (Some(t), _) => vec![format!("last used {}", residual_probe::rfc3339(t))],
+                (None, true) => vec!["never used".into()],
+                (None, false) => vec![],
             };
             (
                 x.resource_type.as_str(),
@@ -586,9 +596,7 @@ pub(super) fn owned_findings(
                 .iter()
                 .flat_map(|x| x.attributes.iter().map(|(k, v)| format!("{k}: {v}"))),
         );
-        if !extra.is_empty() {
-            evd.push(extra);
-        }
+        evd.extend(extra);
         let mut f = cx.finding(check, rt, id, name, name, rule, conf, None, false, evd);
         if let Some(x) = asset {
             f.created_at = x.created_at;

@@ -101,20 +101,10 @@ fn app_jwt(app_id: u64, pem: &SecretString) -> Result<SecretString, ProbeError> 
         iss: String,
     }
     let now = now().unix_timestamp();
-    let key =
-        jsonwebtoken::EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).map_err(|_| {
-            ProbeError::Config("private_key_file is not an RSA private key in PEM form".into())
-        })?;
     let claims = Claims {
         iat: now - 60,
         exp: now + 540,
         iss: app_id.to_string(),
     };
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
-        &claims,
-        &key,
-    )
-    .map(SecretString::from)
-    .map_err(|_| ProbeError::Config("could not sign the GitHub App JWT".into()))
+    residual_probe::jwt::sign_rs256(&claims, pem, None, "private_key_file")
 }

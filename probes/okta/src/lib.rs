@@ -304,7 +304,6 @@ impl Collector<'_> {
         let path = "/oauth2/v1/token";
         let audience = format!("{}{path}", self.base);
         let assertion = client_assertion(client_id, &audience, pem, key_id)?;
-        residual_probe::redact::register(assertion.expose_secret());
         let body = format!(
             "grant_type=client_credentials&scope={}&client_assertion_type={}&client_assertion={}",
             encode(SCOPES),
@@ -749,12 +748,6 @@ fn client_assertion(
         jti: String,
     }
     let now = OffsetDateTime::now_utc();
-    let key =
-        jsonwebtoken::EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).map_err(|_| {
-            ProbeError::Config("private_key_file is not an RSA private key in PEM form".into())
-        })?;
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.kid = key_id.map(str::to_string);
     let claims = Claims {
         iss: client_id,
         sub: client_id,
@@ -767,9 +760,7 @@ fn client_assertion(
             std::process::id()
         ),
     };
-    jsonwebtoken::encode(&header, &claims, &key)
-        .map(SecretString::from)
-        .map_err(|_| ProbeError::Config("could not sign the client assertion".into()))
+    residual_probe::jwt::sign_rs256(&claims, pem, key_id, "private_key_file")
 }
 
 #[cfg(test)]

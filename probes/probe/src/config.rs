@@ -116,6 +116,18 @@ impl<T> Table<'_, T> {
         format!("[[{}]] #{}", self.system, self.index)
     }
 
+    /// A plain (not secret) environment variable, such as a credentials file's path.
+    pub fn env(&self, var: &str) -> Option<String> {
+        (self.cx.env)(var)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `scan --snapshot`: nothing will be sent; credentials read as a stand-in.
+    pub fn offline(&self) -> bool {
+        self.cx.offline
+    }
+
     /// The line of the table's header (`[[github]]`).
     pub fn line(&self) -> usize {
         line_at(self.cx.text, self.span.start)

@@ -2,8 +2,9 @@
 //! bounded retries with backoff, rate-limit waits, request counting and redaction, in one
 //! place so each probe only decides what a status *means*.
 //!
-//! Retried here: transport errors, timeouts, 5xx, 429 and secondary-rate-limit 403s (honouring
-//! `Retry-After`), and primary-rate-limit exhaustion (`x-ratelimit-remaining: 0`, or Okta's
+//! Retried here: transport errors, timeouts, 5xx, 429, GitHub's secondary-rate-limit and
+//! Google's quota 403s (honouring `Retry-After`, else the reset header, else backing off),
+//! and primary-rate-limit exhaustion (`x-ratelimit-remaining: 0`, or Okta's
 //! `x-rate-limit-remaining: 0`, waiting until the reset when that is within
 //! [`HttpPolicy::max_rate_wait`]). Everything
 //! else comes back as a [`Reply`] for the probe to classify. No error message carries a header
@@ -295,12 +296,20 @@ impl Http {
                 .map(Duration::from_secs);
             let primary_exhausted = reply.header("x-ratelimit-remaining") == Some("0")
                 || reply.header("x-rate-limit-remaining") == Some("0");
+            let text = || String::from_utf8_lossy(&reply.body).to_ascii_lowercase();
+            // GitHub's secondary limit: wait at least a minute when it names no time.
             let secondary = status == 403 && {
-                let text = String::from_utf8_lossy(&reply.body).to_ascii_lowercase();
-                text.contains("secondary rate limit") || text.contains("abuse")
+                let t = text();
+                t.contains("secondary rate limit") || t.contains("abuse")
+            };
+            // Google's per-user quota: 403 `rateLimitExceeded`/`userRateLimitExceeded`.
+            let quota = status == 403 && {
+                let t = text();
+                t.contains("ratelimitexceeded") || t.contains("userratelimitexceeded")
             };
             if status == 429
                 || secondary
+                || quota
                 || (status == 403 && (primary_exhausted || retry_after.is_some()))
             {
                 rate_waits += 1;
@@ -309,10 +318,20 @@ impl Http {
                         "{what}: HTTP {status}, rate limit did not recover"
                     )));
                 }
-                let wait = match (retry_after, primary_exhausted) {
+                let wait = match (retry_after, self.pace()) {
                     (Some(w), _) => w,
                     // Okta answers 429 with its reset time instead of `Retry-After`.
-                    (None, _) => self.pace().unwrap_or(Duration::from_secs(60)),
+                    (None, Some(p)) => p,
+                    (None, None) if secondary => Duration::from_secs(60),
+                    // No hint at all (Google): back off exponentially, within the attempts.
+                    (None, None) => {
+                        if attempt >= self.policy.max_attempts {
+                            return Err(ProbeError::Throttled(format!(
+                                "{what}: HTTP {status} (quota) after {attempt} attempt(s)"
+                            )));
+                        }
+                        self.backoff(attempt)
+                    }
                 };
                 self.wait_for_rate(&what, wait).await?;
                 continue;

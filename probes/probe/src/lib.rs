@@ -11,6 +11,8 @@ pub mod config;
 pub mod demo;
 pub mod estate;
 pub mod http;
+pub mod jwt;
+pub mod oauth;
 pub mod redact;
 pub mod system;
 pub mod text;
@@ -47,6 +49,12 @@ pub trait AccountFilter: Send + Sync {
     /// instead of listing everything (the planner compares the two costs).
     fn candidates(&self, _system: &str) -> Candidates {
         Candidates::default()
+    }
+    /// Do these owner references (tags, labels, a description's `owner:`) name a leaver? The
+    /// probe details such machine identities (their keys) as it details the leavers' own
+    /// accounts.
+    fn owns(&self, _system: &str, _refs: &[OwnerRef]) -> bool {
+        false
     }
 }
 
@@ -196,5 +204,8 @@ impl AccountFilter for FixedFilter {
     }
     fn candidates(&self, _: &str) -> Candidates {
         self.candidates.clone()
+    }
+    fn owns(&self, _: &str, refs: &[OwnerRef]) -> bool {
+        self.wants_all && !refs.is_empty()
     }
 }

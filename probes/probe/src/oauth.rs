@@ -1,0 +1,59 @@
+//! The OAuth 2.0 JWT-bearer grant (RFC 7523), as Google's token endpoint speaks it: a signed
+//! assertion in, an access token out. The access token is registered with the redactor.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::http::{encode, Http, Method, Request};
+use crate::ProbeError;
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct TokenResponse {
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Exchange `assertion` at `token_url` for an access token. A refusal (`unauthorized_client`,
+/// `invalid_grant`, …) is an [`ProbeError::Auth`] naming the error and its description.
+pub async fn jwt_bearer(
+    http: &Http,
+    token_url: &str,
+    path: &str,
+    assertion: &SecretString,
+) -> Result<SecretString, ProbeError> {
+    let body = format!(
+        "grant_type={}&assertion={}",
+        encode("urn:ietf:params:oauth:grant-type:jwt-bearer"),
+        encode(assertion.expose_secret())
+    );
+    let mut req = Request::get(token_url.to_string(), path);
+    req.method = Method::POST;
+    req.headers
+        .push(("content-type", "application/x-www-form-urlencoded".into()));
+    req.headers.push(("accept", "application/json".into()));
+    req.body = Some(body.into_bytes());
+    let r = http.send(&req).await?;
+    let v: TokenResponse = serde_json::from_slice(&r.body).unwrap_or_default();
+    if r.status != 200 {
+        let e = v.error.unwrap_or_else(|| format!("HTTP {}", r.status));
+        let d: String = v
+            .error_description
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        return Err(ProbeError::Auth(format!(
+            "{path}: {e}: {}",
+            crate::redact::redact(&d)
+        )));
+    }
+    let token = v
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ProbeError::Unexpected(format!("{path}: no access_token in the answer")))?;
+    crate::redact::register(&token);
+    Ok(SecretString::from(token))
+}
