@@ -5,6 +5,7 @@
 mod aws_moto;
 mod aws_org;
 mod github;
+mod google;
 mod harness;
 mod hostile;
 mod html;
