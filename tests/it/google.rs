@@ -440,6 +440,16 @@ fn google_failures_fail_closed() {
             Some(WS),
         ),
         (
+            "unauthorized",
+            serde_json::json!({"path_regex": "/admin/directory/v1/users(\\?|$)", "kind": "status", "status": 401}),
+            Some(WS),
+        ),
+        (
+            "forbidden",
+            serde_json::json!({"path_regex": "searchAllIamPolicies", "kind": "status", "status": 403}),
+            Some(CLOUD),
+        ),
+        (
             "server-error",
             serde_json::json!({"path_regex": "searchAllIamPolicies", "kind": "status", "status": 503}),
             Some(CLOUD),
