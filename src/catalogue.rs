@@ -64,6 +64,9 @@ pub enum Escalation {
     UsedAfterDeparture,
     Privileged,
     OwnerRole,
+    /// `owned` checks on machine identities: a live credential of it was made before the
+    /// departure (or its date is unknown), so the leaver may hold it.
+    CredentialBeforeDeparture,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +80,10 @@ pub struct Check {
     pub severity: Severity,
     #[serde(default)]
     pub critical_when: Vec<Escalation>,
+    /// Escalations that raise the severity to high (a medium check), as `critical_when`
+    /// raises it to critical.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub high_when: Vec<Escalation>,
     /// `account_active` only: the account states it fires on (default: every state but
     /// disabled). Google's check fires on active users only: a suspended user is how
     /// Workspace offboards, and its grants and app passwords are findings of their own.
@@ -119,6 +126,7 @@ struct Override {
     id: String,
     severity: Option<Severity>,
     critical_when: Option<Vec<Escalation>>,
+    high_when: Option<Vec<Escalation>>,
     title: Option<String>,
     rationale: Option<String>,
     remediation: Option<String>,
@@ -170,6 +178,9 @@ impl Catalogue {
             }
             if let Some(v) = o.critical_when {
                 c.critical_when = v;
+            }
+            if let Some(v) = o.high_when {
+                c.high_when = v;
             }
             if let Some(v) = o.title {
                 c.title = Arc::from(v);
@@ -319,6 +330,14 @@ impl Catalogue {
                     esc_when.join(", ")
                 }
             );
+            if !c.high_when.is_empty() {
+                let high: Vec<String> = c
+                    .high_when
+                    .iter()
+                    .map(|e| word(serde_json::to_value(e).unwrap_or_default()))
+                    .collect();
+                let _ = writeln!(out, "| high when | {} |", high.join(", "));
+            }
             let _ = writeln!(
                 out,
                 "| a working path | {} |",

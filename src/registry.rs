@@ -13,6 +13,7 @@ pub const SYSTEMS: &[&dyn System] = &[
     &residual_scim::Scim,
     &residual_okta::Okta,
     &residual_google::Google,
+    &residual_microsoft::Microsoft,
 ];
 
 /// The system called `name`.

@@ -598,6 +598,18 @@ pub(super) fn owned_findings(
         );
         evd.extend(extra);
         let mut f = cx.finding(check, rt, id, name, name, rule, conf, None, false, evd);
+        if let Target::Account(ai) = target {
+            // A key the leaver may hold: made while they were there, or when is unknown.
+            let held = sys.accounts[ai].credentials.iter().any(|c| {
+                live(c, input.as_of) && c.created_at.is_none_or(|t| t < cx.leaver.departure)
+            });
+            let esc = Escalation::CredentialBeforeDeparture;
+            if held && check.critical_when.contains(&esc) {
+                f.severity = Severity::Critical;
+            } else if held && check.high_when.contains(&esc) && f.severity < Severity::High {
+                f.severity = Severity::High;
+            }
+        }
         if let Some(x) = asset {
             f.created_at = x.created_at;
             f.last_used_at = x.last_used_at;

@@ -15,10 +15,32 @@ pub fn sign_rs256<C: serde::Serialize>(
     key_id: Option<&str>,
     what: &str,
 ) -> Result<SecretString, ProbeError> {
+    match key_id {
+        Some(k) => sign_rs256_with(claims, pem, &[("kid", k)], what),
+        None => sign_rs256_with(claims, pem, &[], what),
+    }
+}
+
+/// As [`sign_rs256`], with header fields `kid`, `x5t` and `x5t#S256` (Microsoft's client
+/// assertions name the certificate by its thumbprints).
+pub fn sign_rs256_with<C: serde::Serialize>(
+    claims: &C,
+    pem: &SecretString,
+    header_fields: &[(&str, &str)],
+    what: &str,
+) -> Result<SecretString, ProbeError> {
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes())
         .map_err(|_| ProbeError::Config(format!("{what} is not an RSA private key in PEM form")))?;
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.kid = key_id.map(str::to_string);
+    for (k, v) in header_fields {
+        let v = Some(v.to_string());
+        match *k {
+            "kid" => header.kid = v,
+            "x5t" => header.x5t = v,
+            "x5t#S256" => header.x5t_s256 = v,
+            other => unreachable!("unsupported JWT header field {other}"),
+        }
+    }
     let jwt = jsonwebtoken::encode(&header, claims, &key)
         .map_err(|_| ProbeError::Config(format!("could not sign with {what}")))?;
     crate::redact::register(&jwt);

@@ -1,5 +1,6 @@
-//! The OAuth 2.0 JWT-bearer grant (RFC 7523), as Google's token endpoint speaks it: a signed
-//! assertion in, an access token out. The access token is registered with the redactor.
+//! Token endpoints: the OAuth 2.0 JWT-bearer grant (RFC 7523), as Google's speaks it — a
+//! signed assertion in, an access token out — and any form POST (Microsoft's client
+//! credentials grant). The access token is registered with the redactor.
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -24,17 +25,29 @@ pub async fn jwt_bearer(
     path: &str,
     assertion: &SecretString,
 ) -> Result<SecretString, ProbeError> {
-    let body = format!(
+    let body = SecretString::from(format!(
         "grant_type={}&assertion={}",
         encode("urn:ietf:params:oauth:grant-type:jwt-bearer"),
         encode(assertion.expose_secret())
-    );
+    ));
+    form_token(http, token_url, path, &body).await
+}
+
+/// POST a form (`body`, which may hold a client secret: it is never logged) to a token
+/// endpoint and take the access token from the answer. A refusal (`invalid_client`,
+/// `unauthorized_client`, …) is a [`ProbeError::Auth`] naming the error and its description.
+pub async fn form_token(
+    http: &Http,
+    token_url: &str,
+    path: &str,
+    body: &SecretString,
+) -> Result<SecretString, ProbeError> {
     let mut req = Request::get(token_url.to_string(), path);
     req.method = Method::POST;
     req.headers
         .push(("content-type", "application/x-www-form-urlencoded".into()));
     req.headers.push(("accept", "application/json".into()));
-    req.body = Some(body.into_bytes());
+    req.body = Some(body.expose_secret().as_bytes().to_vec());
     let r = http.send(&req).await?;
     let v: TokenResponse = serde_json::from_slice(&r.body).unwrap_or_default();
     if r.status != 200 {
@@ -44,7 +57,10 @@ pub async fn jwt_bearer(
             .unwrap_or_default()
             .chars()
             .take(300)
-            .collect();
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         return Err(ProbeError::Auth(format!(
             "{path}: {e}: {}",
             crate::redact::redact(&d)
