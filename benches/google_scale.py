@@ -29,6 +29,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import peers  # benches/peers.py, beside this script
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PY = sys.executable
 SA = "residual-scanner@acme-sec.iam.gserviceaccount.com"
@@ -51,16 +53,7 @@ def keys(tmp: pathlib.Path) -> tuple[object, pathlib.Path, pathlib.Path]:
 
 
 def start(args: list[str], tmp: pathlib.Path) -> tuple[subprocess.Popen, str]:
-    port_file = tmp / "google.port"
-    proc = subprocess.Popen([PY, str(ROOT / "tests/harness/google_server.py"), "--port", "0", "--port-file",
-                             str(port_file), "--request-log", str(tmp / "google.log"), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not (port_file.exists() and port_file.read_text().strip()):
-        if time.time() > deadline or proc.poll() is not None:
-            sys.exit("google_server.py did not start")
-        time.sleep(0.2)
-    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}"
+    return peers.start("google_server.py", args, tmp)
 
 
 def scan(binary: str, tmp: pathlib.Path, base: str, key: pathlib.Path, meta: dict, strategy: str,

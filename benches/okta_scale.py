@@ -27,22 +27,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import peers  # benches/peers.py, beside this script
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PY = sys.executable
 TOKEN = "00oktaBenchToken000000000000000000000000001"
 
 
 def start(args: list[str], tmp: pathlib.Path) -> tuple[subprocess.Popen, str]:
-    port_file = tmp / "okta.port"
-    proc = subprocess.Popen([PY, str(ROOT / "tests/harness/okta_server.py"), "--port", "0", "--port-file",
-                             str(port_file), "--request-log", str(tmp / "okta.log"), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not (port_file.exists() and port_file.read_text().strip()):
-        if time.time() > deadline or proc.poll() is not None:
-            sys.exit("okta_server.py did not start")
-        time.sleep(0.2)
-    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}"
+    return peers.start("okta_server.py", args, tmp)
 
 
 def scan(binary: str, tmp: pathlib.Path, base: str, strategy: str, out: str) -> dict:
