@@ -65,7 +65,7 @@ pub fn load(dir: &Path) -> Result<(BTreeMap<String, Value>, Option<OffsetDateTim
 /// can a missing finding mean "resolved".
 /// A leaver who has not departed (yet, or any more: a departure moved later) was not
 /// checked either.
-fn checked_pairs<'a>(
+pub(crate) fn checked_pairs<'a>(
     rows: impl Iterator<Item = (&'a str, &'a str, &'a str, &'a str)>,
 ) -> HashSet<(String, String, String)> {
     rows.filter(|(_, _, _, o)| !matches!(*o, "error" | "ambiguous" | "unverified" | "not_departed"))
@@ -75,7 +75,7 @@ fn checked_pairs<'a>(
 
 /// Leaver × system × instance of a finding: the instance label alone may repeat across
 /// systems.
-fn pair(f: &Value) -> (String, String, String) {
+pub(crate) fn pair(f: &Value) -> (String, String, String) {
     (
         field(f, "leaver_id").to_string(),
         field(f, "system").to_string(),

@@ -95,6 +95,10 @@ pub struct Check {
     pub remediation: String,
     #[serde(default)]
     pub remediation_command: Option<String>,
+    /// Commands that finish the job once the first one is confirmed harmless, in order
+    /// (delete a key after deactivating it): the revocation plan's safe order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then_commands: Vec<String>,
     pub owasp_nhi: Arc<[String]>,
     pub nist_csf: Arc<[String]>,
     #[serde(default = "no_controls")]
@@ -366,6 +370,9 @@ impl Catalogue {
             let _ = writeln!(out, "| remediation | {} |", esc(&c.remediation));
             if let Some(cmd) = &c.remediation_command {
                 let _ = writeln!(out, "| command | `{}` |", esc(&cmd.replace('`', "'")));
+            }
+            for cmd in &c.then_commands {
+                let _ = writeln!(out, "| then | `{}` |", esc(&cmd.replace('`', "'")));
             }
         }
         out

@@ -66,6 +66,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// An ordered, reviewable revocation plan from a report folder (verified first).
+    Plan {
+        dir: PathBuf,
+        /// A newer report folder: mark the steps it shows closed.
+        #[arg(long)]
+        done: Option<PathBuf>,
+        /// Where to write plan.md, plan.json and plan.sh (default: <DIR>-plan).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// List the check catalogue.
     Checks {
         #[arg(long)]
@@ -288,6 +298,9 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
             }
         }
         Command::Diff { old, new, json } => crate::baseline::diff_command(&old, &new, json),
+        Command::Plan { dir, done, out } => {
+            crate::plan::command(&dir, done.as_deref(), out.as_deref())
+        }
         Command::Checks { json, overrides } => {
             let cat = match &overrides {
                 Some(p) => Catalogue::with_overrides(p)?,
@@ -336,7 +349,7 @@ mod tests {
             );
             if matches!(
                 name,
-                "scan" | "collect" | "verify" | "diff" | "checks" | "demo"
+                "scan" | "collect" | "verify" | "diff" | "checks" | "demo" | "plan"
             ) {
                 for a in sub.get_arguments() {
                     if let Some(l) = a.get_long() {

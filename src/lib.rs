@@ -14,6 +14,7 @@ pub mod demo;
 pub mod evaluate;
 pub mod leavers;
 pub mod pipeline;
+pub mod plan;
 pub mod registry;
 pub mod report;
 pub mod scan;

@@ -134,17 +134,23 @@ impl Ctx<'_> {
             severity = Severity::Critical;
         }
         let mut remediation = check.remediation.clone();
-        if let Some(cmd) = &check.remediation_command {
-            // Every value is shell-quoted for where it sits in the template.
-            let cmd = crate::shell::fill(cmd, &|name| match name {
+        // Every value is shell-quoted for where it sits in the template.
+        let fill = |cmd: &str| {
+            crate::shell::fill(cmd, &|name| match name {
                 "account" => Some(account_name.to_string()),
                 "resource_id" => Some(resource_id.to_string()),
                 "resource_name" => Some(resource_name.to_string()),
                 "instance" => Some(self.sys.instance.to_string()),
                 other => vars(other).or_else(|| self.sys.context.get(other).cloned()),
-            });
+            })
+        };
+        let mut commands = Vec::new();
+        if let Some(cmd) = &check.remediation_command {
+            let cmd = fill(cmd);
             remediation.push_str(" Command: ");
             remediation.push_str(&cmd);
+            commands.push(cmd);
+            commands.extend(check.then_commands.iter().map(|c| fill(c)));
         }
         let sh = self.shared;
         Finding {
@@ -181,6 +187,7 @@ impl Ctx<'_> {
             nist_csf: check.nist_csf.clone(),
             other_controls: check.other_controls.clone(),
             remediation,
+            commands,
             observed_at: self.observed_at,
             suppression: None,
             baseline: None,

@@ -77,6 +77,10 @@ pub struct Finding {
     pub nist_csf: Arc<[String]>,
     pub other_controls: Arc<[String]>,
     pub remediation: String,
+    /// The remediation's commands, filled and shell-quoted, in the order to run them (the
+    /// revocation plan's steps). JSON only: the CSV keeps them in `remediation`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub observed_at: OffsetDateTime,
     /// Why the finding is muted (`--suppressions`): reason, approver, expiry.

@@ -719,3 +719,172 @@ fn a_severity_gap_raises_the_finding_and_makes_the_scan_incomplete() {
         .unwrap();
     assert_eq!(plain["severity"], "high");
 }
+
+/// `residual plan` over a report whose estate holds hostile names: one step per open
+/// finding, critical first, a `plan.sh` that passes `bash -n` and shellcheck and, run
+/// without `--apply`, prints exactly the commands and runs nothing.
+#[test]
+fn plan_from_a_hostile_report_is_complete_quoted_and_inert() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let mut snap = demo_snapshot(dir);
+    plant(&mut snap);
+    let aws = system(&mut snap, "aws");
+    aws["accounts"][0]["name"] = json!("--alice'\"$(touch PWNED)`touch PWNED2`\nnext; rm -rf x");
+    std::fs::write(dir.join("hostile.json"), snap.to_string()).unwrap();
+    let out = replay(dir, "hostile.json", "l.csv", "r");
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let p = residual(dir, &["plan", "r", "--out", "p"], &[]);
+    assert_eq!(code(&p), 0, "{}", text(&p));
+    assert!(text(&p).contains("bash 'p/plan.sh'"), "{}", text(&p));
+
+    let findings: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r/findings.json")).unwrap()).unwrap();
+    let open: Vec<&str> = findings["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "open")
+        .map(|f| f["finding_id"].as_str().unwrap())
+        .collect();
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("p/plan.json")).unwrap()).unwrap();
+    let steps = plan["steps"].as_array().unwrap();
+    let mut ids: Vec<&str> = steps
+        .iter()
+        .map(|s| s["finding_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), open.len(), "one step per open finding");
+    ids.sort_unstable();
+    ids.dedup();
+    let mut want = open.clone();
+    want.sort_unstable();
+    assert_eq!(ids, want);
+    let rank = |s: &Value| match s["severity"].as_str().unwrap() {
+        "critical" => 0,
+        "high" => 1,
+        "medium" => 2,
+        _ => 3,
+    };
+    assert!(
+        steps.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])),
+        "critical first"
+    );
+    // The access key: deactivated, then deleted.
+    let key = steps
+        .iter()
+        .find(|s| s["check_id"] == "aws_iam_access_key_active")
+        .unwrap();
+    let cmds: Vec<&str> = key["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        cmds[0].contains("update-access-key") && cmds[1].contains("delete-access-key"),
+        "{cmds:?}"
+    );
+    assert!(steps.iter().any(|s| s["action"] == "rotate"));
+
+    let sh = dir.join("p/plan.sh");
+    let n = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&sh)
+        .output()
+        .unwrap();
+    assert!(
+        n.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&n.stderr)
+    );
+    let sc = std::process::Command::new("shellcheck")
+        .arg(&sh)
+        .output()
+        .unwrap_or_else(|e| panic!("shellcheck is needed for this test (apt-get install shellcheck; scripts/test installs it as root): {e}"));
+    assert!(
+        sc.status.success(),
+        "shellcheck:\n{}",
+        String::from_utf8_lossy(&sc.stdout)
+    );
+    let run = std::process::Command::new("bash")
+        .arg(&sh)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let printed = String::from_utf8_lossy(&run.stdout);
+    for s in steps {
+        for c in s["commands"].as_array().unwrap() {
+            let c = residual_probe::text::printable(c.as_str().unwrap()).into_owned();
+            assert!(
+                printed.lines().any(|l| l == c),
+                "not printed as is: {c}\n{printed}"
+            );
+        }
+    }
+    assert!(!dir.join("PWNED").exists() && !dir.join("PWNED2").exists());
+    assert!(!Path::new("/tmp/residual-pwned").exists());
+    let md = std::fs::read_to_string(dir.join("p/plan.md")).unwrap();
+    // Outside code blocks markup is escaped; nothing anywhere drives a terminal.
+    assert!(!md.contains('\u{1b}'), "{md}");
+    let mut fenced = false;
+    for line in md.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced {
+            assert!(!line.replace("\\<img", "").contains("<img"), "{line}");
+        }
+    }
+    assert!(md.contains("\\<img"), "{md}");
+}
+
+/// A plan is never made from a report that does not verify; a newer report marks the steps
+/// it shows closed.
+#[test]
+fn plan_refuses_a_tampered_report_and_marks_closed_steps_done() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let mut snap = demo_snapshot(dir);
+    std::fs::write(dir.join("before.json"), snap.to_string()).unwrap();
+    let aws = system(&mut snap, "aws");
+    aws["accounts"][0]["credentials"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|c| c["resource_type"] != "aws_iam_access_key");
+    std::fs::write(dir.join("after.json"), snap.to_string()).unwrap();
+    replay(dir, "before.json", "l.csv", "r0");
+    replay(dir, "after.json", "l.csv", "r1");
+
+    let p = residual(dir, &["plan", "r0", "--done", "r1", "--out", "p"], &[]);
+    assert_eq!(code(&p), 0, "{}", text(&p));
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("p/plan.json")).unwrap()).unwrap();
+    let done: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["done"] == true)
+        .map(|s| s["check_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(done, vec!["aws_iam_access_key_active"]);
+    let sh = std::fs::read_to_string(dir.join("p/plan.sh")).unwrap();
+    assert!(!sh.contains("update-access-key --user-name=alice"), "{sh}");
+    assert!(std::fs::read_to_string(dir.join("p/plan.md"))
+        .unwrap()
+        .contains("[done]"));
+
+    let f = dir.join("r0/findings.json");
+    let body = std::fs::read_to_string(&f)
+        .unwrap()
+        .replacen("critical", "low", 1);
+    std::fs::write(&f, body).unwrap();
+    let p = residual(dir, &["plan", "r0", "--out", "p2"], &[]);
+    assert_eq!(code(&p), 2, "{}", text(&p));
+    assert!(text(&p).contains("does not verify"), "{}", text(&p));
+    assert!(!dir.join("p2").exists());
+}

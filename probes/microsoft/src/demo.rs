@@ -85,11 +85,9 @@ pub fn demo() -> Vec<SystemSnapshot> {
     let defs: Vec<api::RoleDefinition> = from(json!([{
         "id": "62e90394-69f5-4237-9190-012177145e10", "displayName": "Global Administrator",
         "templateId": "62e90394-69f5-4237-9190-012177145e10", "isBuiltIn": true}]));
-    let ga: api::RoleAssignment = from(
-        json!({"id": "lAPpYvVpN0KRkAEhdxReEJC3sXz6Yz1Jr4Ue0Ga0X1Q-1",
+    let ga: api::RoleAssignment = from(json!({"id": "ra-alice-global-admin",
         "principalId": "00000000-0000-4000-8000-00000000d002",
-        "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "directoryScopeId": "/"}),
-    );
+        "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "directoryScopeId": "/"}));
     let mut assets = vec![graph::directory_role_asset(
         &accounts[1],
         &ga,
