@@ -89,6 +89,7 @@ pub fn apply(
     ev: &mut Evaluation,
     baseline_dir: &Path,
     as_of: OffsetDateTime,
+    sla_hours: u32,
 ) -> Result<(), InputError> {
     let (old, old_as_of) = load(baseline_dir)?;
     let current: HashMap<&str, ()> = ev
@@ -109,7 +110,7 @@ pub fn apply(
             continue;
         }
         if checked.contains(&pair(f)) {
-            ev.resolved.push(f.clone());
+            ev.resolved.push(closed(f, old_as_of, as_of));
         } else {
             ev.unverified.push(f.clone());
         }
@@ -133,7 +134,123 @@ pub fn apply(
             }
         }
     }
+    let coverage: Vec<(&str, &str)> = ev
+        .coverage
+        .iter()
+        .map(|c| (&*c.leaver_id, c.outcome.as_str()))
+        .collect();
+    let open: HashSet<&str> = ev.findings.iter().map(|f| &*f.leaver_id).collect();
+    ev.closed_leavers = leavers_closed(&ev.resolved, &coverage, &open, as_of, sla_hours);
     Ok(())
+}
+
+/// A baseline finding gone now: with when it was first seen, when this scan found it closed,
+/// and the hours between (its time to close).
+fn closed(f: &Value, old_as_of: Option<OffsetDateTime>, as_of: OffsetDateTime) -> Value {
+    let mut f = f.clone();
+    let first = time_of(&f, "first_seen").or(old_as_of);
+    if let Some(o) = f.as_object_mut() {
+        if let Some(t) = first {
+            o.insert(
+                "first_seen".into(),
+                Value::String(residual_probe::rfc3339(t)),
+            );
+            o.insert(
+                "time_to_close_hours".into(),
+                Value::from((as_of - t).whole_hours()),
+            );
+        }
+        o.insert(
+            "closed_at".into(),
+            Value::String(residual_probe::rfc3339(as_of)),
+        );
+    }
+    f
+}
+
+/// "time to close: median 30 h, longest 52 h" over resolved findings that know it.
+pub fn time_to_close(resolved: &[Value]) -> Option<String> {
+    let mut h: Vec<i64> = resolved
+        .iter()
+        .filter_map(|f| f.get("time_to_close_hours").and_then(Value::as_i64))
+        .collect();
+    if h.is_empty() {
+        return None;
+    }
+    h.sort_unstable();
+    Some(format!(
+        "time to close: median {} h, longest {} h",
+        h[h.len() / 2],
+        h[h.len() - 1]
+    ))
+}
+
+fn time_of(f: &Value, k: &str) -> Option<OffsetDateTime> {
+    f.get(k)
+        .and_then(Value::as_str)
+        .and_then(|s| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+}
+
+/// One leaver whose every path is closed: they had findings at the baseline, none now, and
+/// every system instance checked them completely.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeaverClosed {
+    pub leaver_id: String,
+    pub leaver_email: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub departure_date: OffsetDateTime,
+    /// When this scan proved it (an upper bound: closure happened at or before).
+    #[serde(with = "time::serde::rfc3339")]
+    pub closed_at: OffsetDateTime,
+    pub hours_after_departure: i64,
+    pub sla_hours: u32,
+    pub within_sla: bool,
+}
+
+/// Leavers among `resolved`'s with no finding now (`open`: leaver ids with one) and every
+/// coverage row checked.
+fn leavers_closed(
+    resolved: &[Value],
+    coverage: &[(&str, &str)],
+    open: &HashSet<&str>,
+    as_of: OffsetDateTime,
+    sla_hours: u32,
+) -> Vec<LeaverClosed> {
+    let mut out: BTreeMap<String, LeaverClosed> = BTreeMap::new();
+    for f in resolved {
+        let id = field(f, "leaver_id");
+        if open.contains(id) || out.contains_key(id) {
+            continue;
+        }
+        let rows: Vec<&str> = coverage
+            .iter()
+            .filter(|(l, _)| *l == id)
+            .map(|(_, o)| *o)
+            .collect();
+        let all_checked = !rows.is_empty()
+            && rows
+                .iter()
+                .all(|o| !matches!(*o, "error" | "ambiguous" | "unverified" | "not_departed"));
+        let Some(departure) = time_of(f, "departure_date") else {
+            continue;
+        };
+        if all_checked {
+            let hours = (as_of - departure).whole_hours();
+            out.insert(
+                id.to_string(),
+                LeaverClosed {
+                    leaver_id: id.to_string(),
+                    leaver_email: field(f, "leaver_email").to_string(),
+                    departure_date: departure,
+                    closed_at: as_of,
+                    hours_after_departure: hours,
+                    sla_hours,
+                    within_sla: hours <= i64::from(sla_hours),
+                },
+            );
+        }
+    }
+    out.into_values().collect()
 }
 
 fn field<'v>(f: &'v Value, k: &str) -> &'v str {
@@ -196,14 +313,52 @@ pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
             field(y.1, "check_id"),
         ))
     });
+    // Time to close: first seen (the old report's own `first_seen`, else its scan time) to
+    // the new scan that no longer finds it.
+    let (_, old_as_of) = load(old)?;
+    let new_as_of = time_of(&new_json, "as_of");
+    let sla_hours = std::fs::read(new.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|m| m.get("sla_hours").and_then(Value::as_u64))
+        .unwrap_or(24) as u32;
+    let closed_rows: Vec<Value> = match new_as_of {
+        Some(t) => rows
+            .iter()
+            .filter(|r| r.0 == "resolved")
+            .map(|r| closed(r.1, old_as_of, t))
+            .collect(),
+        None => Vec::new(),
+    };
+    let hours = |id: &str| -> Option<i64> {
+        closed_rows
+            .iter()
+            .find(|c| field(c, "finding_id") == id)
+            .and_then(|c| c.get("time_to_close_hours").and_then(Value::as_i64))
+    };
+    let open: HashSet<&str> = b.values().map(|f| field(f, "leaver_id")).collect();
+    let cov_rows: Vec<(&str, &str)> = cov
+        .iter()
+        .map(|(l, _, _, o)| (l.as_str(), o.as_str()))
+        .collect();
+    let leavers = match new_as_of {
+        Some(t) => leavers_closed(&closed_rows, &cov_rows, &open, t, sla_hours),
+        None => Vec::new(),
+    };
     if json {
         let v: Vec<Value> = rows
             .iter()
             .map(|(state, f)| {
-                serde_json::json!({"state": state, "finding_id": field(f, "finding_id"), "severity": field(f, "severity"), "check_id": field(f, "check_id"), "leaver_id": field(f, "leaver_id"), "system_instance": field(f, "system_instance"), "resource_id": field(f, "resource_id")})
+                let mut j = serde_json::json!({"state": state, "finding_id": field(f, "finding_id"), "severity": field(f, "severity"), "check_id": field(f, "check_id"), "leaver_id": field(f, "leaver_id"), "system_instance": field(f, "system_instance"), "resource_id": field(f, "resource_id")});
+                if let Some(h) = hours(field(f, "finding_id")).filter(|_| *state == "resolved") {
+                    j["time_to_close_hours"] = Value::from(h);
+                }
+                j
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        let out =
+            serde_json::json!({"findings": v, "leavers_closed": leavers, "sla_hours": sla_hours});
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
             "{:<11} {:<9} {:<40} {:<28} RESOURCE",
@@ -212,8 +367,12 @@ pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
         // Values from the reports are estate text: shown with control characters escaped.
         let p = |k: &str| -> String { residual_probe::text::printable(k).into_owned() };
         for (state, f) in &rows {
+            let closed_in = match hours(field(f, "finding_id")) {
+                Some(h) if *state == "resolved" => format!("  (closed in {h} h)"),
+                _ => String::new(),
+            };
             println!(
-                "{:<11} {:<9} {:<40} {:<28} {}",
+                "{:<11} {:<9} {:<40} {:<28} {}{closed_in}",
                 state,
                 p(field(f, "severity")),
                 p(field(f, "check_id")),
@@ -221,14 +380,33 @@ pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
                 p(field(f, "resource_id"))
             );
         }
+        for c in &leavers {
+            println!(
+                "all paths closed for {} at {}: {} h after departure, {} the {sla_hours} h SLA",
+                p(&c.leaver_email),
+                residual_probe::rfc3339(c.closed_at),
+                c.hours_after_departure,
+                if c.within_sla { "within" } else { "past" }
+            );
+        }
         let count = |s: &str| rows.iter().filter(|r| r.0 == s).count();
         println!(
-            "\n{} new, {} resolved, {} persisting, {} unverified (not checked in the new scan)",
+            "\n{} new, {} resolved, {} persisting, {} unverified (not checked in the new scan){}",
             count("new"),
             count("resolved"),
             count("persisting"),
-            count("unverified")
+            count("unverified"),
+            time_to_close(&closed_rows)
+                .map(|t| format!("; {t}"))
+                .unwrap_or_default()
         );
+        if !leavers.is_empty() {
+            println!(
+                "SLA: {} of {} leaver(s) fully closed were closed within {sla_hours} h of departure",
+                leavers.iter().filter(|c| c.within_sla).count(),
+                leavers.len()
+            );
+        }
     }
     Ok(crate::exit::CLEAN)
 }

@@ -210,7 +210,7 @@ pub fn run(set: &LeaverSet, snapshot: Snapshot, o: RunOptions) -> anyhow::Result
         evaluation.coverage.len()
     );
     if let Some(dir) = &o.baseline {
-        crate::baseline::apply(&mut evaluation, dir, o.as_of)?;
+        crate::baseline::apply(&mut evaluation, dir, o.as_of, o.sla_hours)?;
     }
     crate::suppress::apply(&mut evaluation, &o.suppressions, o.as_of);
     for n in &evaluation.suppression_notes {

@@ -166,6 +166,10 @@ pub struct Evaluation {
     /// What the suppressions file did: used, expired and unused entries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suppression_notes: Vec<String>,
+    /// Leavers with access at the baseline and none now, every system checked (with
+    /// `--baseline`): proof of closure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub closed_leavers: Vec<crate::baseline::LeaverClosed>,
 }
 
 impl Evaluation {

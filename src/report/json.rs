@@ -18,6 +18,7 @@ impl Render for FindingsJson {
             "resolved": r.evaluation.resolved,
             "unverified": r.evaluation.unverified,
             "suppressions": r.evaluation.suppression_notes,
+            "closed_leavers": r.evaluation.closed_leavers,
         });
         // Each value redacted before it is serialised: the file stays valid JSON.
         Ok(residual_probe::redact::to_json_pretty(&v)?.into_bytes())

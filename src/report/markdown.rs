@@ -141,10 +141,34 @@ impl Render for Summary {
             writeln!(s)?;
             writeln!(
                 s,
-                "{new} new, {persisting} persisting, {} resolved.",
-                ev.resolved.len()
+                "{new} new, {persisting} persisting, {} resolved{}.",
+                ev.resolved.len(),
+                crate::baseline::time_to_close(&ev.resolved)
+                    .map(|t| format!(" ({t})"))
+                    .unwrap_or_default()
             )?;
             writeln!(s)?;
+            for c in &ev.closed_leavers {
+                writeln!(
+                    s,
+                    "- all paths closed for {} at {}: {} h after departure, {} the {} h SLA",
+                    cell(&c.leaver_email),
+                    residual_probe::rfc3339(c.closed_at),
+                    c.hours_after_departure,
+                    if c.within_sla { "within" } else { "past" },
+                    c.sla_hours
+                )?;
+            }
+            if !ev.closed_leavers.is_empty() {
+                let within = ev.closed_leavers.iter().filter(|c| c.within_sla).count();
+                writeln!(
+                    s,
+                    "\nSLA: {within} of {} leaver(s) fully closed since the baseline were closed within {} h of departure.",
+                    ev.closed_leavers.len(),
+                    ev.closed_leavers[0].sla_hours
+                )?;
+                writeln!(s)?;
+            }
         }
         if !ev.suppression_notes.is_empty() {
             writeln!(s, "## Suppressions")?;

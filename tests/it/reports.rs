@@ -266,7 +266,8 @@ fn baseline_round_trip_and_diff() {
     assert_eq!(resolved, vec!["APKADEMOBOB000000001"]);
     let d = residual(dir, &["diff", "r1", "r2", "--json"], &[]);
     assert_eq!(code(&d), 0, "{}", text(&d));
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&d.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+    let rows = v["findings"].as_array().unwrap();
     let count = |s: &str| rows.iter().filter(|r| r["state"] == s).count();
     let total = crate::harness::csv_rows(&dir.join("r1/findings.csv")).len();
     assert_eq!(
@@ -276,6 +277,92 @@ fn baseline_round_trip_and_diff() {
     let table = residual(dir, &["diff", "r1", "r2"], &[]);
     assert!(String::from_utf8_lossy(&table.stdout)
         .contains(&format!("1 new, 1 resolved, {} persisting", total - 1)));
+}
+
+/// Proof of closure: dave's three paths are gone in the second scan, every instance checked
+/// him, so `diff`, `summary.md`, `findings.json` and the HTML say all his paths closed, with
+/// each finding's time to close and the SLA verdict; nobody else is called closed.
+#[test]
+fn closure_times_and_the_all_closed_line() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    leavers_csv(dir);
+    let mut snap = demo_snapshot(dir);
+    snap["systems"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["status"]["state"] == "complete");
+    std::fs::write(dir.join("a.json"), snap.to_string()).unwrap();
+    for s in snap["systems"].as_array_mut().unwrap() {
+        for kind in ["accounts", "assets"] {
+            for x in s[kind].as_array_mut().into_iter().flatten() {
+                if let Some(refs) = x["owner_refs"].as_array_mut() {
+                    refs.retain(|r| {
+                        let v = r["value"].as_str().unwrap().to_lowercase();
+                        !v.contains("dave") && v != "ddias"
+                    });
+                }
+            }
+        }
+    }
+    std::fs::write(dir.join("b.json"), snap.to_string()).unwrap();
+    let scan = |snap: &str, out: &str, as_of: &str, extra: &[&str]| {
+        let mut a = vec![
+            "scan",
+            "--leavers",
+            "l.csv",
+            "--snapshot",
+            snap,
+            "--as-of",
+            as_of,
+            "--out",
+            out,
+        ];
+        a.extend_from_slice(extra);
+        residual(dir, &a, &[])
+    };
+    scan("a.json", "r1", "2026-11-26T00:00:00Z", &[]);
+    let out = scan(
+        "b.json",
+        "r2",
+        "2026-11-28T06:00:00Z",
+        &["--baseline", "r1"],
+    );
+    assert!(code(&out) <= 3, "{}", text(&out));
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r2/findings.json")).unwrap()).unwrap();
+    let resolved = j["resolved"].as_array().unwrap();
+    assert_eq!(resolved.len(), 3, "{resolved:?}");
+    for f in resolved {
+        assert_eq!(f["leaver_email"], "dave@demo.example");
+        assert_eq!(f["time_to_close_hours"], 54, "{f}");
+        assert_eq!(f["closed_at"], "2026-11-28T06:00:00Z");
+    }
+    let closed = j["closed_leavers"].as_array().unwrap();
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0]["leaver_email"], "dave@demo.example");
+    assert_eq!(closed[0]["within_sla"], false);
+    let summary = std::fs::read_to_string(dir.join("r2/summary.md")).unwrap();
+    assert!(
+        summary.contains("3 resolved (time to close: median 54 h, longest 54 h)")
+            && summary.contains("all paths closed for dave@demo.example at 2026-11-28T06:00:00Z")
+            && summary.contains("SLA: 0 of 1 leaver(s)"),
+        "{summary}"
+    );
+    let html = std::fs::read_to_string(dir.join("r2/report.html")).unwrap();
+    assert!(html.contains("Closed since the baseline") && html.contains("dave@demo.example</td>"));
+    let d = residual(dir, &["diff", "r1", "r2"], &[]);
+    let t = String::from_utf8_lossy(&d.stdout);
+    assert!(
+        t.contains("(closed in 54 h)") && t.contains("all paths closed for dave@demo.example"),
+        "{t}"
+    );
+    let d = residual(dir, &["diff", "r1", "r2", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+    assert_eq!(v["leavers_closed"].as_array().unwrap().len(), 1);
+    // The first scan against itself closes nothing.
+    let d = residual(dir, &["diff", "r1", "r1"], &[]);
+    assert!(!String::from_utf8_lossy(&d.stdout).contains("all paths closed"));
 }
 
 /// Regression (fail-open review #8): when a system cannot be read, its earlier findings are
@@ -329,7 +416,8 @@ fn baseline_never_resolves_what_could_not_be_checked() {
         j["resolved"]
     );
     let d = residual(dir, &["diff", "r1", "r3", "--json"], &[]);
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&d.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+    let rows = v["findings"].as_array().unwrap();
     assert!(rows.iter().all(|r| r["state"] != "resolved"), "{rows:?}");
 }
 

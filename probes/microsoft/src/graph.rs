@@ -685,7 +685,15 @@ pub(crate) fn grant_credential(
     g: &api::OAuth2PermissionGrant,
     names: &HashMap<String, String>,
 ) -> Credential {
-    let mut c = cred(OAUTH2_GRANT, &g.id, &names.get(&g.client_id).cloned());
+    // Graph's grant ids are base64url runs that look like secrets (the report would mask them,
+    // and two grants would share one masked id): a grant is named by its client and API,
+    // which are unique per user.
+    let id = format!(
+        "{}/{}",
+        g.client_id,
+        g.resource_id.as_deref().unwrap_or("unknown-api")
+    );
+    let mut c = cred(OAUTH2_GRANT, &id, &names.get(&g.client_id).cloned());
     let scopes: Vec<&str> = g
         .scope
         .as_deref()
@@ -717,9 +725,15 @@ fn app_role_asset(
         .clone()
         .or_else(|| r.resource_id.clone())
         .unwrap_or_else(|| "an app".into());
+    // Named by app and role (Graph's own ids look like secrets; see `grant_credential`).
     let mut x = residual_probe::demo::asset(
         APP_ROLE,
-        &format!("{}/appRoleAssignments/{}", a.id, r.id),
+        &format!(
+            "{}/appRoleAssignments/{}/{}",
+            a.id,
+            r.resource_id.as_deref().unwrap_or("unknown-app"),
+            r.app_role_id.as_deref().unwrap_or("default")
+        ),
         &format!("{app} ({})", a.name),
     );
     x.trusted_principals = vec![a.id.clone()];
@@ -759,13 +773,17 @@ pub(crate) fn directory_role_asset(
     let label = def
         .and_then(|d| d.display_name.clone())
         .unwrap_or_else(|| format!("role {}", r.role_definition_id));
-    let id = match via {
-        None => format!("roleAssignments/{}", r.id),
-        Some(_) => format!("roleAssignments/{}#member:{}", r.id, a.id),
-    };
+    let scope = r.directory_scope_id.as_deref().unwrap_or("/");
+    // Named by user, role and scope (Graph's assignment ids look like secrets).
+    let mut id = format!("{}/directoryRoles/{template}", a.id);
+    if scope != "/" {
+        id.push_str(&format!("@{scope}"));
+    }
+    if let Some(g) = via {
+        id.push_str(&format!("/via/{}", g.id));
+    }
     let mut x = residual_probe::demo::asset(DIRECTORY_ROLE, &id, &format!("{label} ({})", a.name));
     x.trusted_principals = vec![a.id.clone()];
-    let scope = r.directory_scope_id.as_deref().unwrap_or("/");
     if PRIVILEGED_ROLES.iter().any(|(t, _)| *t == template) {
         x.privileges = vec![format!(
             "directory role {label}{}",
@@ -777,7 +795,8 @@ pub(crate) fn directory_role_asset(
         )];
     }
     x.attributes.insert("role".into(), label);
-    x.attributes.insert("role_template_id".into(), template);
+    x.attributes
+        .insert("role_template_id".into(), template.clone());
     x.attributes
         .insert("directory_scope".into(), scope.to_string());
     let (via_text, removal) = match via {
@@ -793,8 +812,17 @@ pub(crate) fn directory_role_asset(
                 encode(&a.id)
             ),
         ),
-        None => (
+        // Tenant-wide: by role template and member, ids that never look like secrets.
+        None if scope == "/" => (
             "a direct role assignment".into(),
+            format!(
+                "{root}/v1.0/directoryRoles(roleTemplateId='{}')/members/{}/$ref",
+                encode(&template),
+                encode(&a.id)
+            ),
+        ),
+        None => (
+            format!("a direct role assignment over {scope}"),
             format!(
                 "{root}/v1.0/roleManagement/directory/roleAssignments/{}",
                 encode(&r.id)

@@ -27,7 +27,7 @@ use super::{rfc3339, Render, Report};
 use crate::catalogue::Severity;
 use crate::evaluate::Verdict;
 use charts::charts;
-use sections::{coverage, findings_table, header, leaver_details, manifest, problems};
+use sections::{closure, coverage, findings_table, header, leaver_details, manifest, problems};
 use view::{Limits, Plan, Totals, View, LIMITS};
 
 pub struct Page;
@@ -187,6 +187,7 @@ fn render(r: &Report, lim: Limits) -> anyhow::Result<Vec<u8>> {
     charts(b, r, &v, &t)?;
     coverage(b, &v, &plan)?;
     problems(b, r, lim)?;
+    closure(b, r)?;
     findings_table(b, r, &v, &plan, lim)?;
     leaver_details(b, &v, &plan)?;
     manifest(b, r)?;

@@ -301,6 +301,47 @@ pub(super) fn coverage(b: &mut String, v: &View, plan: &Plan) -> anyhow::Result<
 }
 
 /// Error and ambiguous coverage, grouped where many leavers share one reason.
+/// With `--baseline`: what closed since, how fast, and the leavers with every path closed.
+pub(super) fn closure(b: &mut String, r: &Report) -> anyhow::Result<()> {
+    let ev = &r.evaluation;
+    if ev.resolved.is_empty() && ev.closed_leavers.is_empty() {
+        return Ok(());
+    }
+    writeln!(b, "<section id=\"closure\">")?;
+    writeln!(b, "<h2>Closed since the baseline</h2>")?;
+    writeln!(
+        b,
+        "<p class=\"lede\">{} resolved{}.</p>",
+        plural(ev.resolved.len(), "finding", "findings"),
+        crate::baseline::time_to_close(&ev.resolved)
+            .map(|t| format!(" ({})", esc(&t)))
+            .unwrap_or_default()
+    )?;
+    if !ev.closed_leavers.is_empty() {
+        let within = ev.closed_leavers.iter().filter(|c| c.within_sla).count();
+        writeln!(
+            b,
+            "<p>SLA: {within} of {} fully closed within {} h of departure.</p>",
+            plural(ev.closed_leavers.len(), "leaver", "leavers"),
+            ev.closed_leavers[0].sla_hours
+        )?;
+        writeln!(b, "<table><thead><tr><th>leaver</th><th>all paths closed at</th><th>hours after departure</th><th>SLA</th></tr></thead><tbody>")?;
+        for c in &ev.closed_leavers {
+            writeln!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&c.leaver_email),
+                esc(&residual_probe::rfc3339(c.closed_at)),
+                c.hours_after_departure,
+                if c.within_sla { "within" } else { "past" }
+            )?;
+        }
+        writeln!(b, "</tbody></table>")?;
+    }
+    writeln!(b, "</section>")?;
+    Ok(())
+}
+
 pub(super) fn problems(b: &mut String, r: &Report, lim: Limits) -> anyhow::Result<()> {
     let mut groups: BTreeMap<(usize, &str, &str, &str), Vec<&str>> = BTreeMap::new();
     for c in &r.evaluation.coverage {
