@@ -10,6 +10,7 @@ mod harness;
 mod hostile;
 mod html;
 mod leavers_bad;
+mod microsoft;
 mod okta;
 mod reports;
 mod saas;
