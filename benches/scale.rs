@@ -50,6 +50,7 @@ fn leavers() -> Vec<Leaver> {
                     vec![]
                 },
                 line: i + 2,
+                status: residual::leavers::Status::Leaver,
             }
         })
         .collect()
@@ -127,6 +128,7 @@ fn estate() -> Snapshot {
                         credentials,
                         detailed: true,
                         attributes: BTreeMap::new(),
+                        entitlements: vec![],
                     }
                 })
                 .collect();
@@ -169,6 +171,7 @@ fn estate() -> Snapshot {
                 ],
                 identify_hint: None,
                 context: Default::default(),
+                entitlement_kinds: Vec::new(),
             }
         })
         .collect();

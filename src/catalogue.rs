@@ -53,6 +53,8 @@ pub enum On {
     Owned,
     /// The leaver's account recorded a successful login after their departure.
     LoginAfterDeparture,
+    /// A mover's account still holds an entitlement their `revoke` column lists.
+    EntitlementRetained,
     /// A secret the leaver could reach — owner tag, resource policy naming their account, or
     /// a role they held (`readable_by_role`) — last changed before they left.
     SecretNotRotated,

@@ -35,6 +35,35 @@ pub struct Leaver {
     pub aliases: Vec<String>,
     /// Line (CSV, JSONL) or record number (JSON) of the first row for this person.
     pub line: usize,
+    /// Leaver (the default), mover or on leave.
+    pub status: Status,
+}
+
+/// What the row says happened to the person on `departure`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    /// Left: every path is a finding.
+    Leaver,
+    /// Changed role on `departure` (the move date) and keeps their accounts: only the listed
+    /// entitlements of the old role, still held, are findings.
+    Mover { revoke: Vec<Revoke> },
+    /// On leave from `departure` until `until`: every working path in between is a finding;
+    /// from `until` on, nothing is.
+    Leave {
+        #[serde(with = "time::serde::rfc3339")]
+        until: OffsetDateTime,
+    },
+}
+
+/// One `revoke` reference of a mover: `prefix:kind/name`, the prefix naming the system (or a
+/// part of it, `aws-sso`) whose accounts report that kind.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Revoke {
+    /// The registry system that reports it.
+    pub system: &'static str,
+    /// `github:team/payments`, as the probes write `Entitlement::reference`.
+    pub reference: String,
 }
 
 /// A leaver's explicit handles, by system: rarely more than two, so a small vector (one
@@ -110,6 +139,9 @@ fn canonical_column(raw: &str) -> Option<&'static str> {
         "employee_id" | "employee_number" | "emp_id" | "worker_id" | "hr_id" => "employee_id",
         "aliases" | "alias" | "other_emails" => "aliases",
         "status" => "status",
+        "move_date" => "move_date",
+        "return_date" | "return" | "leave_end" | "back_date" => "return_date",
+        "revoke" | "revoke_entitlements" | "entitlements_to_revoke" => "revoke",
         // A system's explicit handle: its canonical column name (`github_login`).
         other => crate::registry::SYSTEMS
             .iter()
@@ -491,7 +523,7 @@ fn require_columns(
     raw: &[&str],
     delimiter: u8,
 ) -> Result<(), InputError> {
-    if cols.contains(&Some("departure_date")) {
+    if cols.contains(&Some("departure_date")) || cols.contains(&Some("move_date")) {
         return Ok(());
     }
     let mut message =
@@ -764,17 +796,85 @@ fn row_to_leaver(file: &str, row: Row) -> Result<Leaver, InputError> {
     };
     // Values move out of the row: a million rows are not copied twice.
     let mut f = row.fields;
-    let departure_raw = f
-        .remove("departure_date")
-        .ok_or_else(|| e("departure_date", "departure_date is empty".into()))?;
-    let departure = parse_instant(&departure_raw).map_err(|m| e("departure_date", m))?;
-    if let Some(st) = f.get("status") {
-        if !st.eq_ignore_ascii_case("leaver") {
+    let status_word = f
+        .remove("status")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .unwrap_or_else(|| "leaver".into());
+    // A mover's move date may come as `move_date`; it is their departure from the old role.
+    let (date_field, departure_raw) = match (f.remove("departure_date"), f.remove("move_date")) {
+        (Some(d), None) => ("departure_date", d),
+        (None, Some(m)) => ("move_date", m),
+        (Some(_), Some(_)) => {
+            return Err(e(
+                "move_date",
+                "give departure_date or move_date, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(e("departure_date", "departure_date is empty".into()));
+        }
+    };
+    let departure = parse_instant(&departure_raw).map_err(|m| e(date_field, m))?;
+    let revoke_raw = f.remove("revoke");
+    let return_raw = f.remove("return_date");
+    let status = match status_word.as_str() {
+        "leaver" | "leavers" | "terminated" => Status::Leaver,
+        "mover" | "transfer" | "role_change" => {
+            let raw = revoke_raw.as_deref().unwrap_or("").trim();
+            if raw.is_empty() {
+                return Err(e(
+                    "revoke",
+                    "a mover needs a revoke column: the old role's entitlements, `;`-separated (github:team/payments; aws:group/prod-admins)".into(),
+                ));
+            }
+            let mut revoke = Vec::new();
+            for r in raw.split(';').map(str::trim).filter(|r| !r.is_empty()) {
+                let item = parse_revoke(r).map_err(|m| e("revoke", m))?;
+                if !revoke.contains(&item) {
+                    revoke.push(item);
+                }
+            }
+            Status::Mover { revoke }
+        }
+        "leave" | "on_leave" | "leave_of_absence" | "loa" => {
+            let raw = return_raw.as_deref().unwrap_or("").trim().to_string();
+            if raw.is_empty() {
+                return Err(e(
+                    "return_date",
+                    "a leave of absence needs a return_date".into(),
+                ));
+            }
+            let until = parse_instant(&raw).map_err(|m| e("return_date", m))?;
+            if until <= departure {
+                return Err(e(
+                    "return_date",
+                    format!("return_date {raw} is not after the leave starts ({departure_raw})"),
+                ));
+            }
+            Status::Leave { until }
+        }
+        other => {
             return Err(e(
                 "status",
-                format!("unsupported status {st:?}: only \"leaver\" is supported"),
-            ));
+                format!("unsupported status {other:?}: leaver, mover or leave"),
+            ))
         }
+    };
+    if !matches!(status, Status::Mover { .. })
+        && revoke_raw.as_deref().is_some_and(|r| !r.trim().is_empty())
+    {
+        return Err(e(
+            "revoke",
+            "revoke is for movers (status mover) only".into(),
+        ));
+    }
+    if !matches!(status, Status::Leave { .. })
+        && return_raw.as_deref().is_some_and(|r| !r.trim().is_empty())
+    {
+        return Err(e(
+            "return_date",
+            "return_date is for a leave of absence (status leave) only".into(),
+        ));
     }
     let email = f.remove("email");
     if let Some(m) = &email {
@@ -818,7 +918,59 @@ fn row_to_leaver(file: &str, row: Row) -> Result<Leaver, InputError> {
         handles,
         aliases,
         line,
+        status,
     })
+}
+
+/// `prefix:kind/name` against the systems' entitlement kinds.
+fn parse_revoke(r: &str) -> Result<Revoke, String> {
+    let grammar = "expected prefix:kind/name, such as github:team/payments";
+    let (prefix, rest) = r
+        .split_once(':')
+        .ok_or_else(|| format!("{r:?}: {grammar}"))?;
+    let (kind, name) = rest
+        .split_once('/')
+        .ok_or_else(|| format!("{r:?}: {grammar}"))?;
+    let (prefix, kind, name) = (
+        prefix.trim().to_ascii_lowercase(),
+        kind.trim().to_ascii_lowercase(),
+        name.trim(),
+    );
+    if name.is_empty() {
+        return Err(format!("{r:?}: the name after {kind}/ is empty"));
+    }
+    let known: Vec<(&'static str, &'static str, &'static str)> = crate::registry::SYSTEMS
+        .iter()
+        .flat_map(|s| {
+            s.entitlement_kinds()
+                .iter()
+                .map(|(p, k)| (s.name(), *p, *k))
+        })
+        .collect();
+    if !known.iter().any(|(_, p, _)| *p == prefix) {
+        let mut prefixes: Vec<&str> = known.iter().map(|(_, p, _)| *p).collect();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        return Err(format!(
+            "{r:?}: no system reports entitlements as {prefix:?} (known: {})",
+            prefixes.join(", ")
+        ));
+    }
+    match known.iter().find(|(_, p, k)| *p == prefix && *k == kind) {
+        Some((system, _, _)) => Ok(Revoke {
+            system,
+            reference: format!("{prefix}:{kind}/{name}"),
+        }),
+        None => Err(format!(
+            "{r:?}: {prefix} reports {} entitlements, not {kind:?}",
+            known
+                .iter()
+                .filter(|(_, p, _)| *p == prefix)
+                .map(|(_, _, k)| *k)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 fn same_person(a: &Leaver, b: &Leaver) -> bool {
@@ -960,6 +1112,49 @@ mod tests {
             "{:?}",
             set.warnings
         );
+    }
+
+    #[test]
+    fn movers_and_leave_parse_and_bad_references_name_line_and_field() {
+        let set = csv("email,status,move_date,revoke\na@acme.com,mover,2026-11-01,github:team/payments; AWS:group/prod-admins ;aws-sso:permission-set/AdministratorAccess\n").unwrap();
+        match &set.leavers[0].status {
+            Status::Mover { revoke } => {
+                let r: Vec<(&str, &str)> = revoke
+                    .iter()
+                    .map(|r| (r.system, r.reference.as_str()))
+                    .collect();
+                assert_eq!(
+                    r,
+                    vec![
+                        ("github", "github:team/payments"),
+                        ("aws", "aws:group/prod-admins"),
+                        ("aws", "aws-sso:permission-set/AdministratorAccess")
+                    ]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(set.leavers[0].departure.date().to_string(), "2026-11-01");
+        let set = csv(
+            "email,departure_date,status,return_date\nb@acme.com,2026-11-01,leave,2027-01-15\n",
+        )
+        .unwrap();
+        assert!(matches!(set.leavers[0].status, Status::Leave { .. }));
+        for (text, line, field, want) in [
+            ("email,departure_date,status,revoke\nok@acme.com,2026-01-01,,\na@acme.com,2026-11-01,mover,jira:group/x\n", 3, "revoke", "no system reports entitlements as \"jira\""),
+            ("email,departure_date,status,revoke\na@acme.com,2026-11-01,mover,github:repo/x\n", 2, "revoke", "github reports team entitlements, not \"repo\""),
+            ("email,departure_date,status,revoke\na@acme.com,2026-11-01,mover,github-team-x\n", 2, "revoke", "expected prefix:kind/name"),
+            ("email,departure_date,status,revoke\na@acme.com,2026-11-01,mover,github:team/\n", 2, "revoke", "is empty"),
+            ("email,departure_date,status\na@acme.com,2026-11-01,mover\n", 2, "revoke", "a mover needs a revoke column"),
+            ("email,departure_date,status\na@acme.com,2026-11-01,leave\n", 2, "return_date", "needs a return_date"),
+            ("email,departure_date,status,return_date\na@acme.com,2026-11-01,leave,2026-10-01\n", 2, "return_date", "not after"),
+            ("email,departure_date,revoke\na@acme.com,2026-11-01,github:team/x\n", 2, "revoke", "for movers"),
+            ("email,departure_date,status\na@acme.com,2026-11-01,retired\n", 2, "status", "leaver, mover or leave"),
+        ] {
+            let e = csv(text).unwrap_err();
+            assert_eq!((e.line, e.field.as_deref()), (Some(line), Some(field)), "{e}");
+            assert!(e.message.contains(want), "{e}");
+        }
     }
 
     #[test]

@@ -419,6 +419,68 @@ pub(super) fn own_account_findings(
     }
 }
 
+/// A mover's account: each entitlement their `revoke` column lists for this system that it
+/// still holds, one finding each. The account itself is no finding: the person stays.
+pub(super) fn mover_findings(
+    cx: &Ctx,
+    a: &Account,
+    revoke: &[&crate::leavers::Revoke],
+    rule: &str,
+    conf: Confidence,
+    out: &mut Vec<Finding>,
+) {
+    let Some(check) = cx
+        .input
+        .catalogue
+        .find(On::EntitlementRetained, &a.resource_type)
+    else {
+        return;
+    };
+    for r in revoke {
+        let Some(e) = a
+            .entitlements
+            .iter()
+            .find(|e| e.reference.eq_ignore_ascii_case(&r.reference))
+        else {
+            continue;
+        };
+        let mut ev = vec![format!("account {} ({})", a.name, a.id)];
+        ev.push(format!(
+            "still holds {} after the move on {}",
+            e.reference,
+            residual_probe::rfc3339(cx.leaver.departure)
+        ));
+        if let Some(v) = &e.via {
+            ev.push(format!("through {v}"));
+        }
+        if e.admin {
+            ev.push("admin power: the entitlement carries it".into());
+        }
+        let admin = e.admin && check.critical_when.contains(&Escalation::Privileged);
+        let id = format!("{}#{}", a.id, e.reference);
+        let reference = e.reference.clone();
+        let mut f = cx.finding_with(
+            check,
+            &a.resource_type,
+            &id,
+            &e.reference,
+            &a.name,
+            rule,
+            conf,
+            None,
+            admin,
+            ev,
+            &|k| match k {
+                "entitlement" => Some(reference.clone()),
+                "entitlement_name" => reference.split_once('/').map(|(_, n)| n.to_string()),
+                other => a.attributes.get(other).cloned(),
+            },
+        );
+        f.created_at = a.created_at;
+        out.push(f);
+    }
+}
+
 /// Assets of this instance that trust the leaver's account `a` — which may live in another
 /// instance of the same system (`elsewhere`: a role in one AWS account trusting a user in
 /// another): roles they can assume, assignments they hold, secrets a resource policy lets

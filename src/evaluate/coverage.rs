@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use residual_probe::GapEffect;
 
-use super::checks::{own_account_findings, owned_findings, trust_findings, Ctx};
+use super::checks::{mover_findings, own_account_findings, owned_findings, trust_findings, Ctx};
 use super::{Finding, Verdict};
 use crate::catalogue::Severity;
 use crate::correlate::{Ambiguity, Match, Relation, Target};
@@ -56,6 +56,28 @@ pub(super) fn cell(
             ));
         }
     }
+    // A mover: the listed entitlements this instance reports, each checked; a kind it did
+    // not read is an error, never a clean row.
+    let mover: Option<Vec<&crate::leavers::Revoke>> = match &leaver.status {
+        crate::leavers::Status::Mover { revoke } => {
+            let here = applicable(sys, revoke);
+            for r in &here {
+                let kind = r.reference.split_once('/').map_or("", |(k, _)| k);
+                if !sys
+                    .entitlement_kinds
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(kind))
+                {
+                    errors.push(format!(
+                        "{kind} entitlements not read in this instance ({} cannot be checked)",
+                        r.reference
+                    ));
+                }
+            }
+            Some(here)
+        }
+        _ => None,
+    };
     let mut own_accounts = Vec::new();
     let mut own_ids: Vec<&str> = Vec::new();
     for m in matches {
@@ -82,8 +104,15 @@ pub(super) fn cell(
                         a.name
                     ));
                 }
-                own_account_findings(cx, a, &m.rule, m.confidence, &mut findings);
+                match &mover {
+                    Some(revoke) => {
+                        mover_findings(cx, a, revoke, &m.rule, m.confidence, &mut findings)
+                    }
+                    None => own_account_findings(cx, a, &m.rule, m.confidence, &mut findings),
+                }
             }
+            // What a mover owns stays theirs.
+            (Relation::Owner, _) if mover.is_some() => {}
             (Relation::Owner, target) => {
                 owned_findings(cx, target, &m.rule, m.confidence, &mut findings);
             }
@@ -91,7 +120,7 @@ pub(super) fn cell(
         }
     }
     // Assets here that trust the leaver's account in another instance of the system.
-    for m in cx.elsewhere {
+    for m in cx.elsewhere.iter().filter(|_| mover.is_none()) {
         if let Target::Account(ai) = m.target {
             let other = &input.snapshot.systems[m.system];
             let a = &other.accounts[ai];
@@ -104,6 +133,10 @@ pub(super) fn cell(
                 &mut findings,
             );
         }
+    }
+    // On leave: only what works is a finding (leftovers wait for the return or departure).
+    if let crate::leavers::Status::Leave { .. } = leaver.status {
+        findings.retain(|f| f.path);
     }
     let open = findings.len();
     let has_path = findings.iter().any(|f| f.path);
@@ -169,8 +202,49 @@ pub(super) fn cell(
     } else {
         Arc::from(detail)
     };
+    let detail = match (&leaver.status, &mover) {
+        (crate::leavers::Status::Leave { until }, _) => Arc::from(format!(
+            "on leave {} until {}: {detail}",
+            residual_probe::rfc3339(leaver.departure),
+            residual_probe::rfc3339(*until)
+        )),
+        (_, Some(here)) => Arc::from(format!(
+            "moved {}: {} listed entitlement(s) checked here ({}); {detail}",
+            residual_probe::rfc3339(leaver.departure),
+            here.len(),
+            here.iter()
+                .map(|r| r.reference.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        _ => detail,
+    };
     let detail = apply_severity_gaps(cx, &own_ids, &mut findings, detail);
     (outcome, own_accounts.len(), findings, detail)
+}
+
+/// The mover's references this instance is for: of its system, and of a prefix it reads
+/// (an instance that read nothing is for all of its system's, so a skipped read is an
+/// error, not silence).
+pub(super) fn applicable<'r>(
+    sys: &residual_probe::SystemSnapshot,
+    revoke: &'r [crate::leavers::Revoke],
+) -> Vec<&'r crate::leavers::Revoke> {
+    let prefixes: Vec<&str> = sys
+        .entitlement_kinds
+        .iter()
+        .filter_map(|k| k.split_once(':').map(|(p, _)| p))
+        .collect();
+    revoke
+        .iter()
+        .filter(|r| r.system == sys.system)
+        .filter(|r| {
+            prefixes.is_empty()
+                || r.reference
+                    .split_once(':')
+                    .is_some_and(|(p, _)| prefixes.iter().any(|x| x.eq_ignore_ascii_case(p)))
+        })
+        .collect()
 }
 
 /// Why the leaver cannot be identified in this instance, if they cannot: their row carries

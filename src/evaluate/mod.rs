@@ -155,6 +155,52 @@ pub fn evaluate(input: &Input) -> Evaluation {
                 ));
                 continue;
             }
+            if let crate::leavers::Status::Leave { until } = &leaver.status {
+                if *until <= input.as_of {
+                    ev.coverage.push(row(
+                        Verdict::NotDeparted,
+                        0,
+                        0,
+                        Arc::from(format!(
+                            "back from leave on {} (leave from {})",
+                            residual_probe::rfc3339(*until),
+                            residual_probe::rfc3339(leaver.departure)
+                        )),
+                    ));
+                    continue;
+                }
+            }
+            if let crate::leavers::Status::Mover { revoke } = &leaver.status {
+                if !sys.is_complete() || coverage::applicable(sys, revoke).is_empty() {
+                    // A failed instance might have held a listed entitlement: only one whose
+                    // system no reference names is out of scope.
+                    if revoke.iter().all(|r| r.system != sys.system) {
+                        ev.coverage.push(row(
+                            Verdict::NotDeparted,
+                            0,
+                            0,
+                            Arc::from(format!(
+                                "moved {}: nothing listed to revoke in {}",
+                                residual_probe::rfc3339(leaver.departure),
+                                sys.system
+                            )),
+                        ));
+                        continue;
+                    }
+                    if sys.is_complete() {
+                        ev.coverage.push(row(
+                            Verdict::NotDeparted,
+                            0,
+                            0,
+                            Arc::from(format!(
+                                "moved {}: this instance reports none of the listed kinds",
+                                residual_probe::rfc3339(leaver.departure)
+                            )),
+                        ));
+                        continue;
+                    }
+                }
+            }
             if let CollectStatus::Failed { error } = &sys.status {
                 ev.coverage.push(row(
                     Verdict::Error,

@@ -14,9 +14,9 @@ token and `no_sudo_token`, which the tests need to authenticate.
 Scenario `main` (domain acme.example):
 
     person  userpass user  entity                   live token
-    alice   alice          active, alias alice      userpass login (24h)
+    alice   alice          active, alias alice      userpass login (24h); entity policies payments, default
     bob     bob            DISABLED, alias bob      none
-    carol   carol          active, alias carol      none: a 2s token (meta.email) that expired
+    carol   carol          active, alias carol      none: a 2s token (meta.email) that expired; entity policy ops
     dave    -              dave-entity, no alias    auth/token/create, display_name dave, meta.email
     erin    -              -                        orphan periodic token, meta.email
     staff1  staff1         active, alias staff1     userpass login (non-leaver)
@@ -203,8 +203,11 @@ class MainSeeder:
         alias_name: str | None,
         disabled: bool = False,
         namespace: str | None = None,
+        policies: list[str] | None = None,
     ) -> dict[str, Any]:
         body = {"name": name, "metadata": {"email": email(person)}, "disabled": disabled}
+        if policies:
+            body["policies"] = policies
         entity_id = self.v.post("identity/entity", body, namespace=namespace)["data"]["id"]
         record: dict[str, Any] = {"id": entity_id, "name": name, "email": email(person), "disabled": disabled}
         if alias_mount and alias_name:
@@ -253,9 +256,11 @@ class MainSeeder:
             self.userpass_users.append(user)
 
         # Entities first, so logins attach to them through the aliases.
-        self.entities["alice"] = self.entity("alice", "alice", mount_accessor, "alice")
+        # Entity policies: what a mover's `vault:policy/<name>` is checked against.
+        self.entities["alice"] = self.entity("alice", "alice", mount_accessor, "alice",
+                                             policies=["payments", "default"])
         self.entities["bob"] = self.entity("bob", "bob", mount_accessor, "bob", disabled=True)
-        self.entities["carol"] = self.entity("carol", "carol", mount_accessor, "carol")
+        self.entities["carol"] = self.entity("carol", "carol", mount_accessor, "carol", policies=["ops"])
         self.entities["staff1"] = self.entity("staff1", "staff1", mount_accessor, "staff1")
         self.entities["dave"] = self.entity("dave", "dave-entity", None, None)
 

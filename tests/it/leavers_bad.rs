@@ -43,6 +43,13 @@ const BAD: &[(&str, Option<usize>, Option<&str>, &str)] = &[
         Some("status"),
         "unsupported status",
     ),
+    // A mover's entitlement of a system that reports none.
+    (
+        "bad_revoke.csv",
+        Some(3),
+        Some("revoke"),
+        "no system reports entitlements as \"jira\"",
+    ),
     ("truncated.json", Some(3), None, "invalid JSON"),
     (
         "wrong_type.jsonl",

@@ -248,3 +248,145 @@ fn vault_empty_server_is_clean_not_an_error() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["outcome"], "no_account", "{:?}", rows[0]);
 }
+
+/// Issue 15 on the real OpenBao: a mover who still holds a listed policy and one who does
+/// not, a person on leave and one back from it; then the policy removed on the server, a
+/// second scan against the first, and the closed path with its time and all-closed line.
+#[test]
+fn vault_movers_leave_and_proof_of_closure() {
+    let (peer, seed) = bao();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    setup(dir, &peer, &seed, "RESIDUAL_TEST_VAULT_TOKEN");
+    let t = seed["t_mid"].as_str().unwrap();
+    std::fs::write(
+        dir.join("leavers.csv"),
+        format!(
+            "email,departure_date,status,revoke,return_date\n\
+             alice@acme.example,{t},mover,vault:policy/payments,\n\
+             carol@acme.example,{t},mover,vault:policy/payments,\n\
+             frank@acme.example,{t},leave,,2099-01-01\n\
+             dave@acme.example,2020-01-01,leave,,2020-06-01\n"
+        ),
+    )
+    .unwrap();
+    let env = [("RESIDUAL_TEST_VAULT_TOKEN", ROOT)];
+    let out = residual(
+        dir,
+        &["scan", "--leavers", "leavers.csv", "--out", "r"],
+        &env,
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let ent = |p: &str| seed["entity_ids"][p].as_str().unwrap().to_string();
+    let acc = |p: &str| seed["token_accessors"][p].as_str().unwrap().to_string();
+    let got: BTreeSet<(String, String, String, String)> = csv_rows(&dir.join("r/findings.csv"))
+        .into_iter()
+        .map(|f| {
+            (
+                f["leaver_id"].replace("@acme.example", ""),
+                f["system_instance"].clone(),
+                f["check_id"].clone(),
+                f["resource_id"].clone(),
+            )
+        })
+        .collect();
+    let root = csv_rows(&dir.join("r/coverage.csv"))
+        .iter()
+        .find(|r| r["leaver_id"] == "alice@acme.example")
+        .map(|r| r["system_instance"].clone())
+        .unwrap();
+    let ns = format!("{root}/team-a");
+    let w = |l: &str, i: &str, c: &str, r: String| (l.to_string(), i.to_string(), c.to_string(), r);
+    let want: BTreeSet<_> = [
+        // Alice moved and still holds the policy her old role had; her account is no finding.
+        w(
+            "alice",
+            &root,
+            "vault_entitlement_retained",
+            format!("{}#vault:policy/payments", ent("alice")),
+        ),
+        // Frank is on leave: every working path is a finding.
+        w(
+            "frank",
+            &ns,
+            "vault_userpass_user_exists",
+            "auth/userpass/users/frank".into(),
+        ),
+        w("frank", &ns, "vault_entity_active", ent("frank")),
+        w("frank", &ns, "vault_token_valid", acc("frank")),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(got, want, "\n{}", text(&out));
+    let cov: Vec<_> = csv_rows(&dir.join("r/coverage.csv"));
+    let at = |l: &str, i: &str| {
+        cov.iter()
+            .find(|r| r["leaver_id"] == format!("{l}@acme.example") && r["system_instance"] == i)
+            .map(|r| (r["outcome"].clone(), r["detail"].clone()))
+            .unwrap()
+    };
+    assert_eq!(at("alice", &root).0, "residual");
+    let (o, d) = at("carol", &root);
+    assert!(
+        o == "deprovisioned" && d.starts_with("moved ") && d.contains("vault:policy/payments"),
+        "{o} {d}"
+    );
+    let (o, d) = at("dave", &root);
+    assert!(
+        o == "not_departed" && d.starts_with("back from leave on 2020-06-01"),
+        "{o} {d}"
+    );
+    let (o, d) = at("frank", &ns);
+    assert!(o == "residual" && d.starts_with("on leave "), "{o} {d}");
+
+    // The fix, applied to the server: Alice's entity loses the policy.
+    let fix = format!(
+        "import json, urllib.request\nr = urllib.request.Request('{}/v1/identity/entity/id/{}', data=json.dumps({{'policies': ['default']}}).encode(), headers={{'X-Vault-Token': '{ROOT}'}}, method='POST')\nurllib.request.urlopen(r).read()\n",
+        peer.endpoint(),
+        ent("alice")
+    );
+    let o = Command::new(python()).args(["-c", &fix]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "leavers.csv",
+            "--out",
+            "r2",
+            "--baseline",
+            "r",
+        ],
+        &env,
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r2/findings.json")).unwrap()).unwrap();
+    let resolved: Vec<&str> = j["resolved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(resolved, vec!["vault_entitlement_retained"]);
+    assert!(j["resolved"][0]["time_to_close_hours"].is_i64());
+    let closed: Vec<&str> = j["closed_leavers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["leaver_email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        closed,
+        vec!["alice@acme.example"],
+        "only Alice has nothing left"
+    );
+    let d = residual(dir, &["diff", "r", "r2"], &[]);
+    let t = String::from_utf8_lossy(&d.stdout);
+    assert!(
+        t.contains("all paths closed for alice@acme.example")
+            && !t.contains("all paths closed for frank"),
+        "{t}"
+    );
+}

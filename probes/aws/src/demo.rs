@@ -53,6 +53,7 @@ fn user(
         credentials,
         detailed: true,
         attributes: BTreeMap::new(),
+        entitlements: vec![],
     }
 }
 

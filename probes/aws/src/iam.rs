@@ -444,6 +444,33 @@ pub(crate) fn user_account(
     if !u.group_list().is_empty() {
         attributes.insert("groups".into(), u.group_list().join(";"));
     }
+    // What a mover's old role may have to give up: groups, and managed policies (attached
+    // directly, or through a group).
+    let mut entitlements = Vec::new();
+    for g in u.group_list() {
+        let admin = privileges
+            .iter()
+            .any(|p| p.starts_with(&format!("group {g},")));
+        entitlements.push(residual_probe::Entitlement::new("aws", "group", g, admin));
+    }
+    for p in u.attached_managed_policies() {
+        if let Some(n) = p.policy_name() {
+            let admin = p.policy_arn().and_then(|a| inv.managed_power(a)).is_some();
+            entitlements.push(residual_probe::Entitlement::new("aws", "policy", n, admin));
+        }
+    }
+    for g in u.group_list() {
+        if let Some(gd) = inv.groups.iter().find(|gd| gd.group_name() == Some(g)) {
+            for p in gd.attached_managed_policies() {
+                if let Some(n) = p.policy_name() {
+                    let admin = p.policy_arn().and_then(|a| inv.managed_power(a)).is_some();
+                    let mut e = residual_probe::Entitlement::new("aws", "policy", n, admin);
+                    e.via = Some(format!("group {g}"));
+                    entitlements.push(e);
+                }
+            }
+        }
+    }
     let name = u.user_name().unwrap_or_default().to_string();
     Ok(Account {
         id: u.arn().unwrap_or_default().to_string(),
@@ -461,6 +488,7 @@ pub(crate) fn user_account(
         credentials: vec![],
         detailed: false,
         attributes,
+        entitlements,
     })
 }
 

@@ -102,6 +102,7 @@ impl Center {
             )),
         );
         snap.title = ic.name().map(str::to_string);
+        snap.entitlement_kinds = vec!["aws-sso:permission-set".into(), "aws-sso:group".into()];
         snap.context
             .insert("instance_arn".into(), instance_arn.clone());
         snap.context
@@ -212,6 +213,20 @@ impl Center {
                 }
             }
         }
+        for &i in &wanted {
+            let uid = users[i].id.clone();
+            let names: Vec<String> = member_of
+                .get(&uid)
+                .into_iter()
+                .flatten()
+                .map(|gid| groups.get(gid).cloned().unwrap_or_else(|| gid.clone()))
+                .collect();
+            for g in names {
+                users[i].entitlements.push(residual_probe::Entitlement::new(
+                    "aws-sso", "group", &g, false,
+                ));
+            }
+        }
         let mut gapped: BTreeSet<String> = BTreeSet::new();
         for ((acct, ps_arn), who) in &reach {
             let set = &sets[ps_arn];
@@ -241,6 +256,17 @@ impl Center {
                 if let Some(u) = users.iter_mut().find(|u| u.id == *uid) {
                     for a in &set.admin {
                         u.privileges.push(format!("{} on {acct}: {a}", set.name));
+                    }
+                    // A mover's `aws-sso:permission-set/<name>`: held on any account.
+                    let mut e = residual_probe::Entitlement::new(
+                        "aws-sso",
+                        "permission-set",
+                        &set.name,
+                        !set.admin.is_empty(),
+                    );
+                    e.via = Some(format!("{} on {acct}", via.join("; ")));
+                    if !u.entitlements.iter().any(|x| x.reference == e.reference) {
+                        u.entitlements.push(e);
                     }
                 }
                 if set.admin.is_empty()

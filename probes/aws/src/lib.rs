@@ -90,6 +90,14 @@ impl residual_probe::System for Aws {
     fn handle_columns(&self) -> &'static [&'static str] {
         &["aws_username", "aws_user", "iam_user", "iam_username"]
     }
+    fn entitlement_kinds(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("aws", "group"),
+            ("aws", "policy"),
+            ("aws-sso", "permission-set"),
+            ("aws-sso", "group"),
+        ]
+    }
     fn config_keys(&self) -> &'static [&'static str] {
         residual_probe::config::field_names::<config::RawAws>()
     }
@@ -334,6 +342,7 @@ impl<'a> Collector<'a> {
             identifiers: Vec::new(),
             identify_hint: None,
             context: Default::default(),
+            entitlement_kinds: vec!["aws:group".into(), "aws:policy".into()],
         };
 
         let report_by_user: HashMap<&str, &api::ReportRow> =

@@ -44,6 +44,7 @@ pub(crate) fn member_account(
         credentials: vec![],
         detailed: true,
         attributes,
+        entitlements: vec![],
     }
 }
 
@@ -95,6 +96,7 @@ pub(crate) fn invitation_account(i: &api::Invitation) -> Result<Account, String>
         credentials: vec![],
         detailed: true,
         attributes,
+        entitlements: vec![],
     })
 }
 

@@ -73,6 +73,9 @@ impl residual_probe::System for Github {
     fn handle_columns(&self) -> &'static [&'static str] {
         &["github_login", "github", "github_username"]
     }
+    fn entitlement_kinds(&self) -> &'static [(&'static str, &'static str)] {
+        &[("github", "team")]
+    }
     fn config_keys(&self) -> &'static [&'static str] {
         residual_probe::config::field_names::<config::RawGithub>()
     }
@@ -390,9 +393,14 @@ impl Collector<'_> {
         }
         match teams {
             Some(Ok(teams)) => {
+                snap.entitlement_kinds = vec!["github:team".into()];
                 for (login, slugs) in teams {
                     if let Some(a) = accounts.get_mut(&login) {
                         a.attributes.insert("teams".into(), slugs.join(";"));
+                        for t in &slugs {
+                            a.entitlements
+                                .push(residual_probe::Entitlement::new("github", "team", t, false));
+                        }
                     }
                 }
             }

@@ -147,6 +147,7 @@ pub(crate) async fn collect(
         Some(format!("app {} in tenant {}", inst.client_id, org.id)),
     );
     snap.title = org.display_name.clone();
+    snap.entitlement_kinds = vec!["microsoft:group".into(), "microsoft:role".into()];
     snap.context.insert("tenant".into(), org.id.clone());
 
     // Plan: the listing's pages against the lookups' requests.
@@ -318,6 +319,14 @@ pub(crate) async fn collect(
         };
         match groups {
             Ok(g) => {
+                for x in &g {
+                    a.entitlements.push(residual_probe::Entitlement::new(
+                        "microsoft",
+                        "group",
+                        x.display_name.as_deref().unwrap_or(&x.id),
+                        false,
+                    ));
+                }
                 if !g.is_empty() {
                     let mut names: Vec<&str> = g
                         .iter()
@@ -423,6 +432,17 @@ pub(crate) async fn collect(
                 let def = by_id.get(r.role_definition_id.as_str()).copied();
                 let x = directory_role_asset(a, r, def, via, &root);
                 a.privileges.extend(x.privileges.iter().cloned());
+                if let Some(role) = x.attributes.get("role") {
+                    let mut e = residual_probe::Entitlement::new(
+                        "microsoft",
+                        "role",
+                        role,
+                        !x.privileges.is_empty(),
+                    );
+                    e.via = via
+                        .map(|g| format!("group {}", g.display_name.as_deref().unwrap_or(&g.id)));
+                    a.entitlements.push(e);
+                }
                 snap.assets.push(x);
             }
         }

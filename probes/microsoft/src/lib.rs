@@ -85,6 +85,9 @@ impl residual_probe::System for Microsoft {
     fn handle_columns(&self) -> &'static [&'static str] {
         &["entra_upn", "microsoft"]
     }
+    fn entitlement_kinds(&self) -> &'static [(&'static str, &'static str)] {
+        &[("microsoft", "group"), ("microsoft", "role")]
+    }
     fn config_keys(&self) -> &'static [&'static str] {
         residual_probe::config::field_names::<config::RawMicrosoft>()
     }

@@ -52,6 +52,7 @@ pub fn account(resource_type: &str, id: &str, name: &str, credentials: Vec<Crede
         credentials,
         detailed: true,
         attributes: BTreeMap::new(),
+        entitlements: vec![],
     }
 }
 

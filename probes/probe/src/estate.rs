@@ -79,6 +79,10 @@ pub struct SystemSnapshot {
     /// What would make such a leaver identifiable ("add a github_login column or enable SAML").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identify_hint: Option<String>,
+    /// The entitlement kinds this instance read for its accounts (`github:team`): a mover's
+    /// reference of another kind cannot be checked here (coverage `error`, never clean).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entitlement_kinds: Vec<String>,
     /// Values remediation commands need beyond the finding (`base_url`, `token_env`): never a
     /// secret, only where and how to reach the system.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -130,6 +134,7 @@ impl SystemSnapshot {
             history_since: None,
             identifiers: Vec::new(),
             identify_hint: None,
+            entitlement_kinds: Vec::new(),
             context: BTreeMap::new(),
         }
     }
@@ -171,6 +176,7 @@ impl SystemSnapshot {
             history_since: None,
             identifiers: Vec::new(),
             identify_hint: None,
+            entitlement_kinds: Vec::new(),
             context: BTreeMap::new(),
         }
     }
@@ -285,6 +291,34 @@ pub struct Account {
     /// Other evidence: groups, teams, profile.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// What the account holds by membership or assignment (groups, teams, permission sets,
+    /// policies), as `prefix:kind/name` references: what a mover's `revoke` column is checked
+    /// against. Reported only for the kinds the instance lists in `entitlement_kinds`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entitlements: Vec<Entitlement>,
+}
+
+/// One entitlement an account holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Entitlement {
+    /// `github:team/payments`, `aws-sso:permission-set/AdministratorAccess`.
+    pub reference: String,
+    /// It carries admin power (a group with AdministratorAccess, an admin permission set).
+    #[serde(default)]
+    pub admin: bool,
+    /// How it is held, when not directly (`group Platform`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+}
+
+impl Entitlement {
+    pub fn new(prefix: &str, kind: &str, name: &str, admin: bool) -> Entitlement {
+        Entitlement {
+            reference: format!("{prefix}:{kind}/{name}"),
+            admin,
+            via: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -432,6 +466,10 @@ impl SystemSnapshot {
             r_opt(&mut a.role);
             r_all(&mut a.privileges);
             r_map(&mut a.attributes);
+            for e in &mut a.entitlements {
+                r(&mut e.reference);
+                r_opt(&mut e.via);
+            }
             for c in &mut a.credentials {
                 r(&mut c.id);
                 r(&mut c.resource_type);

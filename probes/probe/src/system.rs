@@ -34,6 +34,14 @@ pub trait System: Sync {
         &[]
     }
 
+    /// The entitlements its accounts report (`Account::entitlements`), as the leavers file's
+    /// `revoke` column names them: `(prefix, kind)` pairs such as `("github", "team")` or
+    /// `("aws-sso", "permission-set")` — `prefix:kind/name`. The prefix is the system's name
+    /// unless a part of it has its own (`aws-sso`). Empty: movers cannot be checked here.
+    fn entitlement_kinds(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
     /// The keys its `[[name]]` table accepts, for the config reference (`docs/config.md` is
     /// checked against them).
     fn config_keys(&self) -> &'static [&'static str];

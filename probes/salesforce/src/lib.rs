@@ -58,6 +58,9 @@ impl residual_probe::System for Salesforce {
     fn handle_columns(&self) -> &'static [&'static str] {
         &["salesforce_username", "sfdc_username", "salesforce_user"]
     }
+    fn entitlement_kinds(&self) -> &'static [(&'static str, &'static str)] {
+        &[("salesforce", "permission-set")]
+    }
     fn config_keys(&self) -> &'static [&'static str] {
         residual_probe::config::field_names::<config::RawSalesforce>()
     }
@@ -422,6 +425,7 @@ impl Collector<'_> {
                 credentials: vec![],
                 detailed: false,
                 attributes,
+                entitlements: vec![],
             });
         }
         let wanted: Vec<usize> = (0..accounts.len())
@@ -520,6 +524,7 @@ impl Collector<'_> {
             }
             match perms {
                 Ok(list) => {
+                    snap.entitlement_kinds = vec!["salesforce:permission-set".into()];
                     for p in list {
                         let Some(&i) = present(&p.assignee_id).and_then(|u| index.get(u)) else {
                             continue;
@@ -549,6 +554,16 @@ impl Collector<'_> {
                         if by_profile {
                             continue;
                         }
+                        let admin = ps.permissions_modify_all_data == Some(true)
+                            || ps.permissions_view_all_data == Some(true);
+                        accounts[i]
+                            .entitlements
+                            .push(residual_probe::Entitlement::new(
+                                "salesforce",
+                                "permission-set",
+                                name,
+                                admin,
+                            ));
                         let sets = accounts[i]
                             .attributes
                             .entry("permission_sets".into())

@@ -181,6 +181,7 @@ fn user_account(u: &api::User) -> Account {
         credentials: vec![],
         detailed: true,
         attributes,
+        entitlements: vec![],
     }
 }
 

@@ -55,6 +55,9 @@ impl residual_probe::System for Vault {
             KV_SECRET_NOT_ROTATED,
         ]
     }
+    fn entitlement_kinds(&self) -> &'static [(&'static str, &'static str)] {
+        &[("vault", "policy")]
+    }
     fn config_keys(&self) -> &'static [&'static str] {
         residual_probe::config::field_names::<config::RawVault>()
     }
@@ -309,6 +312,7 @@ impl Collector<'_> {
                 .unwrap_or_default()
         );
         let mut snap = SystemSnapshot::new(SYSTEM, &label(self.inst), Some(authenticated_as));
+        snap.entitlement_kinds = vec!["vault:policy".into()];
         // Auth mounts: accessor → (path, type), to tie entity aliases to local logins.
         // Without the auth mounts no login can be listed: their absence is an error.
         let mounts: BTreeMap<String, api::AuthMount> = self
@@ -377,6 +381,7 @@ impl Collector<'_> {
                             credentials: vec![],
                             detailed: true,
                             attributes,
+                            entitlements: vec![],
                         });
                     }
                 }
@@ -490,6 +495,13 @@ impl Collector<'_> {
                 if let Some(p) = d.policies.as_ref().filter(|p| !p.is_empty()) {
                     attributes.insert("policies".into(), joined(p));
                 }
+                // A mover's `vault:policy/<name>`: the entity's own policies.
+                let entitlements: Vec<residual_probe::Entitlement> = d
+                    .policies
+                    .iter()
+                    .flatten()
+                    .map(|p| residual_probe::Entitlement::new("vault", "policy", p, p == "root"))
+                    .collect();
                 Ok(Some(Entity {
                     account: Account {
                         id: id.clone(),
@@ -511,6 +523,7 @@ impl Collector<'_> {
                         credentials: vec![],
                         detailed: true,
                         attributes,
+                        entitlements,
                     },
                     aliases,
                 }))
@@ -610,6 +623,7 @@ impl Collector<'_> {
                     credentials: vec![credential.clone()],
                     detailed: true,
                     attributes: BTreeMap::new(),
+                    entitlements: vec![],
                 };
                 Ok(Some(Token {
                     entity_id,
