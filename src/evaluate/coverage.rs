@@ -24,9 +24,14 @@ pub(super) fn cell(
     let sys = cx.sys;
     let leaver = cx.leaver;
     let mut findings = Vec::new();
+    // A mover is checked for entitlements only: a gap that blocks named other checks (PAT
+    // grants, say) does not concern them; one that blocks every check does.
+    let is_mover = matches!(leaver.status, crate::leavers::Status::Mover { .. });
+    let relevant = |g: &&residual_probe::Gap| !is_mover || g.checks.is_empty();
     let mut errors: Vec<String> = sys
         .gaps
         .iter()
+        .filter(relevant)
         .filter(|g| g.account_id.is_none() && g.effect == GapEffect::Blocks)
         .map(|g| format!("{} not read: {}", g.what, g.error))
         .collect();
@@ -91,7 +96,7 @@ pub(super) fn cell(
                     m.confidence.as_str(),
                     m.rule
                 ));
-                for g in sys.gaps.iter().filter(|g| {
+                for g in sys.gaps.iter().filter(relevant).filter(|g| {
                     g.account_id.as_deref() == Some(&a.id) && g.effect == GapEffect::Blocks
                 }) {
                     errors.push(format!("{} of {} not read: {}", g.what, a.name, g.error));

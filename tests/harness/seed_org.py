@@ -8,7 +8,8 @@ Center (identity-store users and groups, permission sets, account assignments).
         --accounts 20 --users 500 --leavers 100
 
 `test` builds the case list of issue 11 and prints the ids the test needs:
-* member `alpha`: IAM user lena (email tag) with an active access key;
+* member `alpha`: IAM user lena (email tag) with an active access key, in group deployers
+  (ReadOnlyAccess);
 * member `beta`: role `deploy` whose trust policy names lena's user ARN in alpha;
 * member `gamma`: nothing of the leavers';
 * member `delta`: its audit role cannot be assumed (the launcher is told to refuse it);
@@ -86,6 +87,10 @@ def seed_test(endpoint: str) -> dict[str, Any]:
     alpha.create_user(UserName="lena", Tags=[{"Key": "email", "Value": "lena@acme.example"}])
     key = alpha.create_access_key(UserName="lena")["AccessKey"]["AccessKeyId"]
     lena_arn = f"arn:aws:iam::{ids['alpha']}:user/lena"
+    # Her old role's group (a mover test revokes it): a read-only policy, no admin power.
+    alpha.create_group(GroupName="deployers")
+    alpha.attach_group_policy(GroupName="deployers", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    alpha.add_user_to_group(GroupName="deployers", UserName="lena")
     beta = member_iam(endpoint, ids["beta"])
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": lena_arn}, "Action": "sts:AssumeRole"}]}
     beta.create_role(RoleName="deploy", AssumeRolePolicyDocument=json.dumps(trust))

@@ -250,3 +250,117 @@ fn aws_organization_narrowed_to_chosen_accounts() {
         .collect();
     assert_eq!(instances, BTreeSet::from([format!("acme/{alpha}")]));
 }
+
+/// Issue 15 on moto: movers keep their accounts; only the listed entitlements they still hold
+/// are findings — an IAM group and the policy it carries, an Identity Center permission set
+/// (admin: critical) and group — and a listed one they do not hold is none.
+#[test]
+fn aws_movers_are_checked_for_the_entitlements_they_must_lose() {
+    let moto = Moto::start();
+    let seed = seed(&moto);
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::write(
+        dir.join("leavers.csv"),
+        "email,move_date,status,revoke\n\
+         lena@acme.example,2026-11-01,mover,aws:group/deployers;aws:policy/ReadOnlyAccess;aws:group/prod-admins\n\
+         max@acme.example,2026-11-01,mover,aws-sso:permission-set/AdministratorAccess;aws-sso:group/Admins;aws-sso:permission-set/ReadOnly\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("residual.toml"),
+        format!(
+            "[scan]\nconcurrency = 8\n\n[[aws]]\nname = \"acme\"\nendpoint_url = \"{}\"\norganization_role = \"ResidualAudit\"\n",
+            moto.endpoint()
+        ),
+    )
+    .unwrap();
+    let out = scan(dir, "r", &[], &[]);
+    assert_eq!(code(&out), 3, "delta cannot be assumed\n{}", text(&out));
+    let acct = |n: &str| seed["accounts"][n].as_str().unwrap().to_string();
+    let lena = seed["lena_arn"].as_str().unwrap();
+    let max = seed["max_id"].as_str().unwrap();
+    let got: BTreeMap<(String, String, String), String> = csv_rows(&dir.join("r/findings.csv"))
+        .into_iter()
+        .map(|f| {
+            (
+                (
+                    f["check_id"].clone(),
+                    f["system_instance"].clone(),
+                    f["resource_id"].clone(),
+                ),
+                f["severity"].clone(),
+            )
+        })
+        .collect();
+    let alpha = format!("acme/{}", acct("alpha"));
+    let w = |c: &str, i: &str, r: String, s: &str| ((c.into(), i.into(), r), s.to_string());
+    let want: BTreeMap<_, _> = [
+        w(
+            "aws_iam_entitlement_retained",
+            &alpha,
+            format!("{lena}#aws:group/deployers"),
+            "high",
+        ),
+        w(
+            "aws_iam_entitlement_retained",
+            &alpha,
+            format!("{lena}#aws:policy/ReadOnlyAccess"),
+            "high",
+        ),
+        w(
+            "aws_sso_entitlement_retained",
+            "acme/identity-center",
+            format!("{max}#aws-sso:permission-set/AdministratorAccess"),
+            "critical",
+        ),
+        w(
+            "aws_sso_entitlement_retained",
+            "acme/identity-center",
+            format!("{max}#aws-sso:group/Admins"),
+            "high",
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        got,
+        want,
+        "no account finding, no key, no trust: they stay\n{}",
+        text(&out)
+    );
+    let f = std::fs::read_to_string(dir.join("r/findings.json")).unwrap();
+    assert!(
+        f.contains("through group deployers"),
+        "the policy says how it is held"
+    );
+    let cov: BTreeMap<(String, String), (String, String)> = csv_rows(&dir.join("r/coverage.csv"))
+        .into_iter()
+        .map(|c| {
+            (
+                (
+                    c["leaver_email"].replace("@acme.example", ""),
+                    c["system_instance"].clone(),
+                ),
+                (c["outcome"].clone(), c["detail"].clone()),
+            )
+        })
+        .collect();
+    let (o, d) = &cov[&("lena".into(), alpha.clone())];
+    assert!(
+        o == "residual" && d.starts_with("moved 2026-11-01T00:00:00Z: 3 listed"),
+        "{o} {d}"
+    );
+    let (o, d) = &cov[&("lena".into(), "acme/identity-center".into())];
+    assert!(
+        o == "not_departed" && d.contains("none of the listed kinds"),
+        "{o} {d}"
+    );
+    for l in ["lena", "max"] {
+        assert_eq!(
+            cov[&(l.to_string(), format!("acme/{}", acct("delta")))].0,
+            "error",
+            "{l}"
+        );
+    }
+}

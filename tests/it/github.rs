@@ -543,3 +543,54 @@ fn github_token_of_a_non_member_is_refused() {
         assert!(r["detail"].contains("not a member"), "{r:?}");
     }
 }
+
+/// Issue 15 on the schema-checked server: a mover keeps their membership; the team of the old
+/// role they are still in is the finding, a listed team they left is none, and the command
+/// removes the membership only.
+#[test]
+fn github_mover_still_in_the_old_team() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let gh = server(&["--scenario", &main_scenario()], None);
+    std::fs::write(
+        dir.join("leavers.csv"),
+        "email,departure_date,status,revoke\ntom.chen@acme.example,2026-11-05,mover,github:team/platform;github:team/security\n",
+    )
+    .unwrap();
+    config(dir, &gh.endpoint(), &token_auth(), "");
+    let out = scan(dir, "r");
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let rows = csv_rows(&dir.join("r/findings.csv"));
+    let got: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|f| {
+            (
+                f["check_id"].as_str(),
+                f["resource_name"].as_str(),
+                f["severity"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![(
+            "github_entitlement_retained",
+            "github:team/platform",
+            "high"
+        )],
+        "{}",
+        text(&out)
+    );
+    assert!(
+        rows[0]["remediation"]
+            .ends_with("Command: gh api -X DELETE /orgs/acme/teams/platform/memberships/tchen"),
+        "{}",
+        rows[0]["remediation"]
+    );
+    let cov = coverage(dir, "r");
+    let (o, d) = &cov["tom.chen@acme.example"];
+    assert!(
+        o == "residual" && d.contains("2 listed entitlement(s)"),
+        "{o} {d}"
+    );
+}
