@@ -96,6 +96,8 @@ pub struct LeaverIndex {
     /// systems for which each leaver has an explicit handle (probable matching is skipped)
     has_handle: Vec<Vec<&'static str>>,
     earliest_departure: Option<time::OffsetDateTime>,
+    /// system → the movers' `revoke` references for it (what probes must read entitlements for)
+    revoke: Map<String, Vec<String>>,
 }
 
 /// Lower-case without allocating when the text already is.
@@ -145,6 +147,14 @@ impl LeaverIndex {
                 push(&mut ix.employee_ids, e.trim().to_string(), i);
             }
             ix.has_handle.push(l.handles.keys().collect());
+            if let crate::leavers::Status::Mover { revoke } = &l.status {
+                for r in revoke {
+                    let v = ix.revoke.entry(r.system.to_string()).or_default();
+                    if !v.contains(&r.reference) {
+                        v.push(r.reference.clone());
+                    }
+                }
+            }
             ix.earliest_departure = Some(
                 ix.earliest_departure
                     .map_or(l.departure, |d| d.min(l.departure)),
@@ -277,6 +287,7 @@ impl LeaverIndex {
             needs_directory: self.has_handle.iter().any(|h| !h.contains(&system)),
             external_ids,
             earliest_departure: self.earliest_departure,
+            entitlements: self.revoke.get(system).cloned().unwrap_or_default(),
         }
     }
 

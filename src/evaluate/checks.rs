@@ -472,6 +472,8 @@ pub(super) fn mover_findings(
             ev,
             &|k| match k {
                 "entitlement" => Some(reference.clone()),
+                "entitlement_id" => e.id.clone(),
+                "account_id" => Some(a.id.clone()),
                 "entitlement_name" => reference.split_once('/').map(|(_, n)| n.to_string()),
                 other => a.attributes.get(other).cloned(),
             },

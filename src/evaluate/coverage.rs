@@ -27,7 +27,13 @@ pub(super) fn cell(
     // A mover is checked for entitlements only: a gap that blocks named other checks (PAT
     // grants, say) does not concern them; one that blocks every check does.
     let is_mover = matches!(leaver.status, crate::leavers::Status::Mover { .. });
-    let relevant = |g: &&residual_probe::Gap| !is_mover || g.checks.is_empty();
+    let relevant = |g: &&residual_probe::Gap| {
+        !is_mover
+            || g.checks.is_empty()
+            || g.checks
+                .iter()
+                .any(|c| c.ends_with("_entitlement_retained"))
+    };
     let mut errors: Vec<String> = sys
         .gaps
         .iter()

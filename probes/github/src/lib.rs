@@ -356,9 +356,14 @@ impl Collector<'_> {
             this.credential_authorizations(plan, &cred_path, &wanted),
             this.pat_grants(plan, &pat_path, &wanted),
             async {
-                // Teams are evidence only; a huge org's teams would cost more than the whole
-                // targeted scan, so they are read when listing.
-                if plan == Plan::List {
+                // Teams are evidence for leavers; a huge org's teams would cost more than the
+                // whole targeted scan, so they are read when listing — or when a mover's
+                // revoke list names a team, whatever the plan.
+                let movers = cands
+                    .entitlements
+                    .iter()
+                    .any(|e| e.starts_with("github:team/"));
+                if plan == Plan::List || movers {
                     Some(this.teams(&teams_path).await)
                 } else {
                     None

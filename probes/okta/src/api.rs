@@ -94,8 +94,16 @@ pub struct Group {
     pub id: String,
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
+    #[serde(default)]
+    pub profile: Option<GroupProfile>,
     #[serde(rename = "_embedded", default)]
     pub embedded: Option<GroupEmbedded>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GroupProfile {
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -47,6 +47,7 @@ pub const USER_ACTIVE: CheckId = CheckId("okta_user_active");
 pub const API_TOKEN_OWNED: CheckId = CheckId("okta_api_token_owned");
 pub const ADMIN_ROLE: CheckId = CheckId("okta_admin_role");
 pub const APP_ASSIGNMENT_CHECK: CheckId = CheckId("okta_app_assignment");
+pub const ENTITLEMENT_RETAINED: CheckId = CheckId("okta_entitlement_retained");
 
 /// Users a page (Okta's maximum for `/api/v1/users`).
 const PAGE: u32 = 200;
@@ -78,10 +79,14 @@ impl residual_probe::System for Okta {
             API_TOKEN_OWNED,
             ADMIN_ROLE,
             APP_ASSIGNMENT_CHECK,
+            ENTITLEMENT_RETAINED,
         ]
     }
     fn handle_columns(&self) -> &'static [&'static str] {
         &["okta_login", "okta", "okta_username"]
+    }
+    fn entitlement_kinds(&self) -> &'static [(&'static str, &'static str)] {
+        &[("okta", "group")]
     }
     fn config_keys(&self) -> &'static [&'static str] {
         residual_probe::config::field_names::<config::RawOkta>()
@@ -510,7 +515,15 @@ impl Collector<'_> {
             Err(e) => snap.gaps.push(Gap::blocks(tpath, &[API_TOKEN_OWNED], e)),
         }
 
-        // Roles and app links of the wanted users.
+        // Roles and app links of the wanted users; their groups only when a mover's revoke
+        // list names an Okta group (a request per user nobody else needs).
+        let with_groups = cands
+            .entitlements
+            .iter()
+            .any(|e| e.starts_with("okta:group/"));
+        if with_groups {
+            snap.entitlement_kinds = vec!["okta:group".into()];
+        }
         let jobs: Vec<(usize, String)> = wanted
             .iter()
             .map(|&i| (i, encode(&accounts[i].id)))
@@ -518,7 +531,7 @@ impl Collector<'_> {
         let details = residual_probe::bounded(
             self.inst.concurrency,
             jobs.into_iter().map(|(i, id)| async move {
-                let (roles, apps) = futures::join!(
+                let (roles, apps, groups) = futures::join!(
                     self.list::<api::Role>(
                         format!("{}/api/v1/users/{id}/roles", self.base),
                         "/api/v1/users/{id}/roles"
@@ -527,13 +540,46 @@ impl Collector<'_> {
                         format!("{}/api/v1/users/{id}/appLinks", self.base),
                         "/api/v1/users/{id}/appLinks"
                     ),
+                    async {
+                        if with_groups {
+                            Some(
+                                self.list::<api::Group>(
+                                    format!("{}/api/v1/users/{id}/groups?limit=200", self.base),
+                                    "/api/v1/users/{id}/groups",
+                                )
+                                .await,
+                            )
+                        } else {
+                            None
+                        }
+                    },
                 );
-                Ok::<_, ProbeError>((i, roles, apps))
+                Ok::<_, ProbeError>((i, roles, apps, groups))
             }),
         )
         .await?;
-        for (i, roles, apps) in details {
+        for (i, roles, apps, groups) in details {
             let a = &mut accounts[i];
+            match groups {
+                None => {}
+                Some(Ok(groups)) => {
+                    for g in &groups {
+                        let name = g
+                            .profile
+                            .as_ref()
+                            .and_then(|p| p.name.clone())
+                            .unwrap_or_else(|| g.id.clone());
+                        let mut e = residual_probe::Entitlement::new("okta", "group", &name, false);
+                        e.id = Some(g.id.clone());
+                        a.entitlements.push(e);
+                    }
+                }
+                // Every check but the mover's stands; the mover's cannot be told.
+                Some(Err(e)) => snap.gaps.push(
+                    Gap::blocks("/api/v1/users/{id}/groups", &[ENTITLEMENT_RETAINED], e)
+                        .for_account(a.id.clone()),
+                ),
+            }
             match roles {
                 Ok(roles) => {
                     for r in &roles {

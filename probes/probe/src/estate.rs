@@ -309,6 +309,9 @@ pub struct Entitlement {
     /// How it is held, when not directly (`group Platform`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
+    /// The system's own id of the group, team or set, when commands need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl Entitlement {
@@ -317,6 +320,7 @@ impl Entitlement {
             reference: format!("{prefix}:{kind}/{name}"),
             admin,
             via: None,
+            id: None,
         }
     }
 }
@@ -469,6 +473,7 @@ impl SystemSnapshot {
             for e in &mut a.entitlements {
                 r(&mut e.reference);
                 r_opt(&mut e.via);
+                r_opt(&mut e.id);
             }
             for c in &mut a.credentials {
                 r(&mut c.id);

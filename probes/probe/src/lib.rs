@@ -74,6 +74,10 @@ pub struct Candidates {
     /// The earliest departure among the leavers: how far back login history matters.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub earliest_departure: Option<time::OffsetDateTime>,
+    /// Movers' `revoke` references for this system (`okta:group/finance`): entitlement
+    /// kinds a probe reads only on demand must be read when this names them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entitlements: Vec<String>,
 }
 
 /// Errors a probe reports. Each is *indeterminate*: the system said nothing about access, so
