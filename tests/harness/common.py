@@ -1,5 +1,7 @@
-"""What the harness servers share: the port file they write once listening, and fault
-injection rules (github_server.py, salesforce_server.py, scim_launcher.py).
+"""What the harness servers share: the port file they write once listening, fault
+injection rules (github_server.py, salesforce_server.py, scim_launcher.py), and the HTTP
+plumbing of servers whose API object answers whole requests (google_server.py,
+msgraph_server.py: `serve`).
 
 A test posts a list of rules to `POST /_harness/faults`; each request then takes the first rule
 that matches its method and path (`path_regex`), and the server applies the rule's `kind`
@@ -12,7 +14,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 
 def write_port_file(path: str, port: int) -> None:
@@ -100,3 +105,61 @@ class FaultRules:
                     rule["times"] -= 1
                 return dict(rule)
         return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+
+def serve(api: Any, host: str, port: int, port_file: str | None, server_version: str,
+          harness_error: Callable[[Exception], Any]) -> None:
+    """Serve `api.handle(method, path, headers, body, base) -> reply` until SIGTERM. A reply
+    has `status`, `headers` (name, value pairs), `body` and `hang` (seconds to hold the
+    connection, then close it unanswered). An exception in the API is a harness bug: it is
+    answered with `harness_error(exc)`, never a hung client."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        sys_version = ""
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+        def version_string(self) -> str:
+            return server_version
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            base = f"http://{headers.get('host') or '127.0.0.1'}"
+            try:
+                reply = api.handle(self.command, self.path, headers, body, base)
+            except Exception as exc:  # noqa: BLE001
+                reply = harness_error(exc)
+            if reply.hang:
+                time.sleep(reply.hang)
+                self.close_connection = True
+                return
+            self.send_response(reply.status)
+            for name, value in reply.headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(reply.body)
+
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+    server = _Server((host, port), Handler)
+    if port_file:
+        write_port_file(port_file, server.server_address[1])
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.server_close()

@@ -184,16 +184,14 @@ import json
 import random
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from common import FaultRules, write_port_file  # tests/harness is on sys.path when these run
+from common import FaultRules, serve  # tests/harness is on sys.path when these run
 
 JSON_TYPE = "application/json; charset=UTF-8"
 AUTH = "https://www.googleapis.com/auth/"
@@ -2026,50 +2024,6 @@ def parse_scale(text: str) -> tuple[int, int, int]:
 # ---------------------------------------------------------------------------
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "ESF"
-    sys_version = ""
-    api: GoogleApi
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        base = f"http://{headers.get('host') or '127.0.0.1'}"
-        try:
-            reply = self.api.handle(self.command, self.path, headers, body, base)
-        except Exception as exc:  # a harness bug must show as a 500, not a hung client
-            reply = Reply(500, json.dumps({"error": {"code": 500, "message": f"harness error: {exc!r}",
-                                                     "status": "INTERNAL"}}).encode(),
-                          [("Content-Type", JSON_TYPE)])
-        if reply.hang:
-            time.sleep(reply.hang)
-            self.close_connection = True
-            return
-        self.send_response(reply.status)
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
-
-    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _serve
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
-
-
 def load_public_key(path: str) -> Any:
     from cryptography.hazmat.primitives import serialization
     with open(path, "rb") as fh:
@@ -2168,17 +2122,10 @@ def main(argv: list[str] | None = None) -> int:
         delegations.setdefault(email, set()).update(wanted)
     api = GoogleApi(scenario, accounts, delegations, args.rate_limit, args.latency_ms, args.request_log,
                     args.token_lifetime, tuple(args.audience))
-    handler = type("BoundHandler", (Handler,), {"api": api})
-    server = Server((args.host, args.port), handler)
-    if args.port_file:
-        write_port_file(args.port_file, server.server_address[1])
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.server_close()
+    serve(api, args.host, args.port, args.port_file, "ESF",
+          lambda exc: Reply(500, json.dumps({"error": {"code": 500, "message": f"harness error: {exc!r}",
+                                                                    "status": "INTERNAL"}}).encode(),
+                            [("Content-Type", JSON_TYPE)]))
     return 0
 
 

@@ -161,18 +161,16 @@ import json
 import random
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from common import FaultRules, write_port_file  # tests/harness is on sys.path when these run
+from common import FaultRules, serve  # tests/harness is on sys.path when these run
 
 GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 ARM_JSON = "application/json; charset=utf-8"
@@ -1909,50 +1907,6 @@ def parse_scale(text: str) -> tuple[int, int, int]:
 # ---------------------------------------------------------------------------
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "Microsoft-IIS/10.0"
-    sys_version = ""
-    api: MsApi
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        base = f"http://{headers.get('host') or '127.0.0.1'}"
-        try:
-            reply = self.api.handle(self.command, self.path, headers, body, base)
-        except Exception as exc:  # a harness bug must show as a 500, not a hung client
-            reply = Reply(500, json.dumps({"error": {"code": "InternalServerError",
-                                                     "message": f"harness error: {exc!r}"}}).encode(),
-                          [("Content-Type", "application/json")])
-        if reply.hang:
-            time.sleep(reply.hang)
-            self.close_connection = True
-            return
-        self.send_response(reply.status)
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
-
-    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _serve
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
-
-
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -2041,17 +1995,10 @@ def main(argv: list[str] | None = None) -> int:
         readers.setdefault(cid, set()).update(s.strip().lower() for s in subs.split(",") if s.strip())
     api = MsApi(scenario, client_secrets, certs, grants, readers, not args.no_premium, args.rate_limit,
                 args.latency_ms, args.request_log, args.token_lifetime)
-    handler = type("BoundHandler", (Handler,), {"api": api})
-    server = Server((args.host, args.port), handler)
-    if args.port_file:
-        write_port_file(args.port_file, server.server_address[1])
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.server_close()
+    serve(api, args.host, args.port, args.port_file, "Microsoft-IIS/10.0",
+          lambda exc: Reply(500, json.dumps({"error": {"code": "InternalServerError",
+                                                     "message": f"harness error: {exc!r}"}}).encode(),
+                          [("Content-Type", "application/json")]))
     return 0
 
 
