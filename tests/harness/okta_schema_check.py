@@ -14,16 +14,24 @@ is validated with `jsonschema` against the matching response of fixtures/okta/op
 and only that file: /api/v1/users/me and every user by id; every page of /api/v1/users (followed
 through the Link header's rel="next", with limit=3 and with the default limit), its
 `filter=status eq "DEPROVISIONED"` and case-insensitive `search` forms; the roles and app links of
-every user; the groups (the built-in Everyone with `expand=stats`); the API tokens; a service
-app's roles. Besides the shapes, the contents must be the scenario's: pages together list exactly
-the non-deprovisioned users in id order, the filter exactly the deprovisioned ones, a search
-includes deprovisioned users, Everyone counts the non-deprovisioned users.
+every user; the groups (the built-in Everyone with `expand=stats`); every user's groups
+(listUserGroups, `/api/v1/users/{id}/groups`: whole, by login, and page by page with limit=1);
+the API tokens; a service app's roles. Besides the shapes, the contents must be the scenario's:
+pages together list exactly the non-deprovisioned users in id order, the filter exactly the
+deprovisioned ones, a search includes deprovisioned users, Everyone counts the non-deprovisioned
+users; a user's groups are Everyone then the scenario's groups of the user, each the object
+/api/v1/groups lists, and the memberships of the non-deprovisioned users add up to every
+group's `expand=stats` count. A scoped admin (a role with group targets) gets 404 for a user it
+cannot see and only its targeted groups (no Everyone) for one it can; listUserGroups needs the
+`okta.users.read` scope (not `okta.groups.read`) and has a rate-limit bucket apart from the
+user-by-id one.
 
 Error bodies are validated too, against each operation's documented 403, 404 and 429 responses
 (a READ_ONLY_ADMIN listing API tokens, a service-app token without the scope, an unknown user or
-client, a `rate_limit` fault). The description documents no 401 for these operations; the 401
-body Okta sends for a bad token (`E0000011`) is the same `Error` object, so 401 bodies are
-validated against `#/components/schemas/Error` directly.
+client, a user a scoped admin or a role-less service app cannot see, a `rate_limit` fault). The
+description documents no 401 for these operations; the 401 body Okta sends for a bad token
+(`E0000011`) is the same `Error` object, so 401 bodies are validated against
+`#/components/schemas/Error` directly.
 
 `POST /oauth2/v1/token` is not part of the Management API description: a service app's token
 (client credentials with a `private_key_jwt` client assertion this script signs with a fresh
@@ -94,12 +102,14 @@ DEFAULT_SCENARIO = ROOT / "fixtures" / "okta" / "scenario-main.json"
 SPEC_VERSION = "2026.06.3"
 
 # The GET operations the server implements, as the description spells their paths, with the
-# statuses kept in the subset.
+# statuses kept in the subset: the paths --write-subset-from keeps (add a path here, then
+# regenerate the fixture).
 OPERATIONS: list[tuple[str, list[str]]] = [
     ("/api/v1/users", ["200", "403", "429"]),
     ("/api/v1/users/{id}", ["200", "403", "404", "429"]),
     ("/api/v1/users/{userId}/roles", ["200", "403", "404", "429"]),
     ("/api/v1/users/{id}/appLinks", ["200", "403", "404", "429"]),
+    ("/api/v1/users/{id}/groups", ["200", "403", "404", "429"]),
     ("/api/v1/groups", ["200", "403", "429"]),
     ("/api/v1/api-tokens", ["200", "403", "429"]),
     ("/oauth2/v1/clients/{clientId}/roles", ["200", "403", "404", "429"]),
@@ -797,6 +807,7 @@ class Checker:
         """Every page, following Link rel="next"; each page validated; returns all items."""
         auth = auth if auth is not None else f"SSWS {self.SSWS_ADMIN}"
         limit = re.search(r"[?&]limit=(\d+)", target)
+        path = urlsplit(target).path  # the template's, with the path parameters filled in
         items: list = []
         url: str | None = target
         pages = 0
@@ -816,8 +827,8 @@ class Checker:
             if not self.expect("link" in got.headers, endpoint, "headers.Link", "a list without a Link header"):
                 return None
             nxt = self.links(endpoint, got.headers["link"]).get("next")
-            if nxt is not None and urlsplit(nxt).path != template:
-                self.fail(endpoint, "headers.Link", f"next page {nxt} is not {template}")
+            if nxt is not None and urlsplit(nxt).path != path:
+                self.fail(endpoint, "headers.Link", f"next page {nxt} is not {path}")
                 return None
             if nxt is not None and not got.body:
                 self.fail(endpoint, "headers.Link", "an empty page with a next link")
@@ -834,6 +845,7 @@ class Checker:
         self.check_users()
         self.check_details()
         self.check_groups()
+        self.check_user_groups()
         self.check_api_tokens()
         self.check_errors()
         self.check_rate_limit()
@@ -917,6 +929,62 @@ class Checker:
                 self.expect([g["id"] for g in got] == [osv.EVERYONE] + list(org.groups), f"GET /api/v1/groups [{target}]",
                             "$", "does not list Everyone and the scenario's groups")
 
+    def user_groups_want(self, u: dict, targets: set[str] | None = None) -> list[str]:
+        """The groups listUserGroups should list: Everyone, then the scenario's order; a scoped
+        caller (`targets`) sees only the groups it targets."""
+        want = [osv.EVERYONE] + [g for g in self.org.groups if g in u["groups"]]
+        return want if targets is None else [g for g in want if g in targets]
+
+    def check_user_groups(self) -> None:
+        """listUserGroups: every user's groups, shaped as /api/v1/groups shapes them, paged with
+        limit=1, by login too; their memberships add up to what `expand=stats` counts."""
+        org = self.org
+        template = "/api/v1/users/{id}/groups"
+        listed = {g["id"]: g for g in self.get("/api/v1/groups", "/api/v1/groups", label="for listUserGroups") or []}
+        counted: dict[str, int] = {}
+        for u in org.users:
+            uid = quote(u["id"])
+            endpoint = f"GET {template} [{u['id']}]"
+            got = self.call("GET", f"/api/v1/users/{uid}/groups", f"SSWS {self.SSWS_ADMIN}")
+            if not self.expect(got.status == 200, endpoint, "status", f"expected 200, got {got.status}: {got.body}"):
+                continue
+            self.expect(got.template == template, endpoint, "template", f"routed as {got.template!r}")
+            if not self.validate(template, 200, got.body, u["id"]) or not isinstance(got.body, list):
+                continue
+            want = self.user_groups_want(u)
+            ids = [g.get("id") for g in got.body]
+            self.expect(ids == want, endpoint, "$", f"groups {ids}, scenario has {want}")
+            self.expect(bool(got.body) and got.body[0].get("type") == "BUILT_IN"
+                        and got.body[0].get("profile", {}).get("name") == "Everyone", endpoint, "$[0]",
+                        "Everyone (BUILT_IN) is not listed first")
+            self.expect(all(g == listed.get(g.get("id")) for g in got.body), endpoint, "$",
+                        "a group is not the object /api/v1/groups lists")
+            rels = self.links(endpoint, got.headers.get("link", ""))
+            self.expect("next" not in rels, endpoint, "headers.Link", "one page of default limit 200 has a next link")
+            if u["status"] != "DEPROVISIONED":
+                for g in ids:
+                    counted[g] = counted.get(g, 0) + 1
+            if len(want) > 1:
+                pages = self.walk(f"/api/v1/users/{uid}/groups?limit=1", template, label=f"{u['id']}, limit=1")
+                if pages is not None:
+                    self.expect([g.get("id") for g in pages] == want, f"GET {template} [{u['id']}, limit=1]", "$",
+                                f"pages list {[g.get('id') for g in pages]}, expected {want}")
+        stats = self.get("/api/v1/groups?expand=stats", "/api/v1/groups", label="expand=stats, memberships")
+        if stats is not None:
+            got_counts = {g["id"]: g.get("_embedded", {}).get("stats", {}).get("usersCount") for g in stats}
+            want_counts = {g: counted.get(g, 0) for g in got_counts}
+            self.expect(got_counts == want_counts, "GET /api/v1/groups [expand=stats vs listUserGroups]", "$",
+                        f"usersCount {got_counts}; the users' group lists (deprovisioned aside) "
+                        f"add up to {want_counts}")
+        # The path takes a login as well as an id.
+        member = next((u for u in org.users if u["groups"]), None)
+        if member is not None:
+            body = self.get(f"/api/v1/users/{quote(member['login'], safe='')}/groups", template,
+                            label=f"login {member['login']}")
+            if body is not None:
+                self.expect([g.get("id") for g in body] == self.user_groups_want(member), f"GET {template} [login]",
+                            "$", f"by login: {[g.get('id') for g in body]}")
+
     def check_api_tokens(self) -> None:
         org = self.org
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -946,6 +1014,8 @@ class Checker:
                  code="E0000007")
         self.get(f"/api/v1/users/{nobody}/appLinks", "/api/v1/users/{id}/appLinks", 404, label="unknown user",
                  code="E0000007")
+        self.get(f"/api/v1/users/{nobody}/groups", "/api/v1/users/{id}/groups", 404, label="unknown user",
+                 code="E0000007")
         self.get("/oauth2/v1/clients/0oanosuchclient00000/roles", "/oauth2/v1/clients/{clientId}/roles", 404,
                  label="unknown client", code="E0000007")
 
@@ -954,6 +1024,7 @@ class Checker:
         targets = [("/api/v1/users", "/api/v1/users"), (f"/api/v1/users/{uid}", "/api/v1/users/{id}"),
                    (f"/api/v1/users/{uid}/roles", "/api/v1/users/{id}/roles"),
                    (f"/api/v1/users/{uid}/appLinks", "/api/v1/users/{id}/appLinks"),
+                   (f"/api/v1/users/{uid}/groups", "/api/v1/users/{id}/groups"),
                    ("/api/v1/groups", "/api/v1/groups"), ("/api/v1/api-tokens", "/api/v1/api-tokens"),
                    (f"/oauth2/v1/clients/{CLIENT_ADMIN}/roles", "/oauth2/v1/clients/{clientId}/roles")]
         for target, template in targets:
@@ -971,6 +1042,16 @@ class Checker:
             again = self.call("GET", target, f"SSWS {self.SSWS_ADMIN}")
             self.expect(again.status == 200, endpoint, "status", f"the fault fired twice: {again.status}")
         self.api.faults.clear()
+        # A user's groups count in Okta's /api/v1 bucket, not in the user-by-id one.
+        auth = f"SSWS {self.SSWS_ADMIN}"
+        before = self.call("GET", f"/api/v1/users/{uid}", auth)
+        self.call("GET", f"/api/v1/users/{uid}/groups", auth)
+        after = self.call("GET", f"/api/v1/users/{uid}", auth)
+        if before.headers.get("x-rate-limit-reset") == after.headers.get("x-rate-limit-reset"):  # same minute
+            spent = int(before.headers["x-rate-limit-remaining"]) - int(after.headers["x-rate-limit-remaining"])
+            self.expect(spent == 1, "GET /api/v1/users/{id}/groups [bucket]", "headers.X-Rate-Limit-Remaining",
+                        f"the user-by-id bucket went down by {spent} over one call of its own and one of "
+                        "listUserGroups: expected 1")
 
     def check_scoped_admin(self) -> None:
         """A role narrowed to groups (HELP_DESK_ADMIN...) sees only those groups' users, no Everyone."""
@@ -988,6 +1069,19 @@ class Checker:
         if got is not None:
             self.expect([g["id"] for g in got] == sorted(t for t in targets if t in self.org.groups),
                         "GET /api/v1/groups [scoped admin]", "$", f"listed {[g['id'] for g in got]}")
+        # listUserGroups: a user the role cannot see is 404, as by id; a user it sees (or itself)
+        # lists only the targeted groups, no Everyone.
+        for u in self.org.users:
+            label = f"scoped {self.scoped['login']}, {u['id']}"
+            target = f"/api/v1/users/{quote(u['id'])}/groups"
+            if u["id"] == self.scoped["id"] or set(u["groups"]) & targets:
+                body = self.get(target, "/api/v1/users/{id}/groups", auth=auth, label=label)
+                if body is not None:
+                    want = self.user_groups_want(u, targets)
+                    self.expect([g.get("id") for g in body] == want, f"GET /api/v1/users/{{id}}/groups [{label}]",
+                                "$", f"listed {[g.get('id') for g in body]}, expected the targeted {want}")
+            else:
+                self.get(target, "/api/v1/users/{id}/groups", 404, auth=auth, label=label, code="E0000007")
 
     # -- service apps: the token endpoint (by hand) and what their tokens see ---------------------
 
@@ -1057,12 +1151,19 @@ class Checker:
                 self.expect([x["id"] for x in got] == live, "GET /api/v1/users [service app]", "$",
                             "a READ_ONLY_ADMIN service app does not see every user")
             self.get("/api/v1/api-tokens", "/api/v1/api-tokens", auth=f"Bearer {full}", label="service app")
+            member = next((u for u in self.org.users if u["groups"]), self.admin)
+            body = self.get(f"/api/v1/users/{quote(member['id'])}/groups", "/api/v1/users/{id}/groups",
+                            auth=f"Bearer {full}", label="service app")
+            if body is not None:
+                self.expect([g.get("id") for g in body] == self.user_groups_want(member),
+                            "GET /api/v1/users/{id}/groups [service app]", "$", f"listed {[g.get('id') for g in body]}")
 
         # Tokens without the scope an operation needs: 403 E0000006 from every operation.
         narrow = {"okta.groups.read": [
             ("/api/v1/users", "/api/v1/users"), (f"/api/v1/users/{quote(self.admin['id'])}", "/api/v1/users/{id}"),
             (f"/api/v1/users/{quote(self.admin['id'])}/roles", "/api/v1/users/{id}/roles"),
             (f"/api/v1/users/{quote(self.admin['id'])}/appLinks", "/api/v1/users/{id}/appLinks"),
+            (f"/api/v1/users/{quote(self.admin['id'])}/groups", "/api/v1/users/{id}/groups"),
             ("/api/v1/api-tokens", "/api/v1/api-tokens"),
             (f"/oauth2/v1/clients/{CLIENT_ADMIN}/roles", "/oauth2/v1/clients/{clientId}/roles")],
             "okta.users.read": [("/api/v1/groups", "/api/v1/groups")]}
@@ -1072,6 +1173,10 @@ class Checker:
                 continue
             for target, template in targets:
                 self.get(target, template, 403, auth=f"Bearer {tok}", label=f"scope {scope} only", code="E0000006")
+            if scope == "okta.users.read":
+                # listUserGroups needs okta.users.read, not okta.groups.read.
+                self.get(f"/api/v1/users/{quote(self.admin['id'])}/groups", "/api/v1/users/{id}/groups",
+                         auth=f"Bearer {tok}", label="scope okta.users.read only")
 
         # The silent-empty trap: no admin role, yet 200 and empty lists.
         empty = self.token(CLIENT_NO_ROLES, ALL_SCOPES, CLIENT_NO_ROLES)
@@ -1084,6 +1189,9 @@ class Checker:
                 if body is not None:
                     self.expect(body == [], f"GET {SPEC_PATH.get(template, template)} [no role]", "$",
                                 f"expected 200 and [], got {str(body)[:200]}")
+            # By id, no role reaches no user: 404, as for /api/v1/users/{id}.
+            self.get(f"/api/v1/users/{quote(self.admin['id'])}/groups", "/api/v1/users/{id}/groups", 404,
+                     auth=f"Bearer {empty}", label=f"{CLIENT_NO_ROLES}, no role", code="E0000007")
 
     # -- self test -----------------------------------------------------------------------------
 

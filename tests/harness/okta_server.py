@@ -16,14 +16,20 @@ Usage:
     with that user's admin roles. --client registers a service app whose `private_key_jwt`
     client assertions are checked with the public key in the file; its roles come from the
     scenario's `service_apps`. --rate-limit is requests a minute per bucket (Okta's buckets are
-    per endpoint family); --dump-* without --port write the files and exit (for benchmarks).
+    per endpoint family; a user's groups count in Okta's "most other API actions" /api/v1
+    bucket, which unrouted paths share); --dump-* without --port write the files and exit (for
+    benchmarks). --page-max caps `limit` of /api/v1/users and of a user's groups.
 
 Scenario (JSON; unknown keys are refused; times are RFC 3339 with milliseconds, as Okta writes):
     "org": {"name": "acme"}
     "users": [{"id", "login", "email", "secondEmail", "employeeNumber", "firstName", "lastName",
                "status": "ACTIVE"|"DEPROVISIONED"|"SUSPENDED"|..., "created", "lastLogin",
                "statusChanged", "groups": [group id], "roles": [role], "apps": [app id]}]
-    "groups": [{"id", "name", "roles": [role], "apps": [app id]}]   (Everyone is built in)
+             (a user's "groups" are its group memberships, the only place they are recorded;
+             every user, whatever its status, is also a member of the built-in Everyone)
+    "groups": [{"id", "name", "description", "roles": [role], "apps": [app id]}]
+             (OKTA_GROUPs; Everyone, BUILT_IN, is built in with id 00g1everyone0000000;
+             "description", optional, becomes profile.description)
     "apps": [{"id", "name", "label"}]
     "roles": {"type": "SUPER_ADMIN"|..., "id", "label", "targets": [group id]} (targets narrow
              what a HELP_DESK_ADMIN, USER_ADMIN or GROUP_MEMBERSHIP_ADMIN sees to those groups)
@@ -38,8 +44,17 @@ What the server does the way Okta does (and a client must handle):
   values) include them.
 - Lists use cursor pagination: `limit` (users at most 200) and `after`; the `Link` header has
   `rel="self"` and, when there is more, `rel="next"` with the `after` cursor.
+- `GET /api/v1/users/{id}/groups` (listUserGroups; `id` is an id or a login; scope
+  `okta.users.read`) lists the user's groups: Everyone first, then the user's scenario groups in
+  the scenario's order, as `/api/v1/groups` shapes them. `limit` (at most 200, default 200, and
+  never above --page-max) and `after` page it like the other lists, as Okta's reference page
+  documents (the 2026.06.3 OpenAPI file declares no query parameters for it). An unknown user,
+  or one the caller's role cannot see, is 404 `E0000007`.
+- `GET /api/v1/groups?expand=stats` counts, per group, the members that are not DEPROVISIONED
+  (Everyone: every user not deprovisioned), from the same memberships.
 - What a caller sees depends on its admin role: SUPER_ADMIN, ORG_ADMIN and READ_ONLY_ADMIN see
-  every user; a role with `targets` sees only users of those groups; no role at all sees an
+  every user; a role with `targets` sees only users of those groups, and of groups only those
+  it targets (no Everyone, also in a user's group list); no role at all sees an
   empty user list and an empty group list — with `200`, the silent-empty trap. Listing API
   tokens needs SUPER_ADMIN (or the `okta.apiTokens.read` scope for a service app): else 403.
 - Every response carries `X-Rate-Limit-Limit`, `-Remaining` and `-Reset` (Unix seconds) for its
@@ -109,6 +124,10 @@ BUCKETS = {
     "/api/v1/users/{id}": "users-id",
     "/api/v1/users/{id}/roles": "users-id",
     "/api/v1/users/{id}/appLinks": "users-id",
+    # Okta's table names no bucket for /api/v1/users/{id}/groups (its user rows are GET|POST
+    # /api/v1/users, GET /api/v1/users/{idOrLogin} and POST|PUT|DELETE /api/v1/users/{id}
+    # only), so it counts in "Most other API actions: /api/v1": here "other", as unrouted paths.
+    "/api/v1/users/{id}/groups": "other",
     "/api/v1/groups": "groups",
     "/api/v1/api-tokens": "api-tokens",
     "/oauth2/v1/clients/{clientId}/roles": "clients",
@@ -170,10 +189,18 @@ class Org:
             self.apps[a["id"]] = {"id": a["id"], "name": a.get("name") or a["id"], "label": a.get("label") or a["id"]}
         self.groups = {}
         for i, g in enumerate(raw.get("groups") or []):
-            _keys(g, {"id", "name", "roles", "apps"}, f"groups[{i}]")
+            _keys(g, {"id", "name", "description", "roles", "apps"}, f"groups[{i}]")
+            if g.get("id") == EVERYONE or not isinstance(g.get("id"), str) or not g["id"]:
+                raise ScenarioError(f"groups[{i}]: id is required and must not be Everyone's ({EVERYONE})")
+            if g["id"] in self.groups:
+                raise ScenarioError(f"groups[{i}]: duplicate id {g['id']}")
+            if g.get("description") is not None and not isinstance(g["description"], str):
+                raise ScenarioError(f"groups[{i}].description: expected a string")
             self.groups[g["id"]] = {"id": g["id"], "name": g.get("name") or g["id"],
+                                    "description": g.get("description"),
                                     "roles": [_role(r, f"groups[{i}].roles", g["id"]) for r in g.get("roles") or []],
                                     "apps": list(g.get("apps") or [])}
+        self.group_order = {gid: n for n, gid in enumerate(self.groups)}
         self.users: list[dict] = []
         self.by_id: dict[str, dict] = {}
         for i, u in enumerate(raw.get("users") or []):
@@ -205,6 +232,16 @@ class Org:
             self.users.append(user)
             self.by_id[user["id"]] = user
         self.users.sort(key=lambda u: u["id"])
+        self.by_login: dict[str, dict] = {}
+        for user in self.users:  # the first in id order wins, as a scan of the list would
+            self.by_login.setdefault(user["login"].lower(), user)
+        # Members per group that are not DEPROVISIONED (what `expand=stats` counts), computed
+        # once: cheap for a generated org of 50,000 users.
+        self.member_counts = {EVERYONE: 0, **{gid: 0 for gid in self.groups}}
+        for user in self.users:
+            if user["status"] != "DEPROVISIONED":
+                for gid in self.groups_of(user):
+                    self.member_counts[gid] += 1
         self.tokens = []
         for i, t in enumerate(raw.get("api_tokens") or []):
             _keys(t, {"id", "name", "userId", "clientName", "created", "lastUpdated", "expiresAt"}, f"api_tokens[{i}]")
@@ -225,6 +262,14 @@ class Org:
         for g in user["groups"]:
             out.extend(dict(r, assignmentType="GROUP") for r in self.groups[g]["roles"])
         return out
+
+    def find_user(self, key: str) -> dict | None:
+        """A user by id or by login (case-insensitive), as Okta's `{id}` path parameters take."""
+        return self.by_id.get(key) or self.by_login.get(key.lower())
+
+    def groups_of(self, user: dict) -> list[str]:
+        """The user's groups: Everyone, then its scenario groups in the scenario's order, once each."""
+        return [EVERYONE] + sorted(set(user["groups"]), key=self.group_order.__getitem__)
 
     def apps_of(self, user: dict) -> list[str]:
         seen: list[str] = []
@@ -399,6 +444,20 @@ def user_body(u: dict, base: str) -> dict:
         "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}},
         "_links": {"self": {"href": href}},
     }
+
+
+def group_body(org: Org, gid: str, base: str) -> dict:
+    """A Group as listGroups and listUserGroups answer it (Everyone is BUILT_IN)."""
+    if gid == EVERYONE:
+        kind, profile = "BUILT_IN", {"name": "Everyone", "description": "All users in your organization"}
+    else:
+        g = org.groups[gid]
+        kind, profile = "OKTA_GROUP", {"name": g["name"]}
+        if g.get("description") is not None:
+            profile["description"] = g["description"]
+    return {"id": gid, "type": kind, "created": EPOCH, "lastUpdated": EPOCH, "lastMembershipUpdated": EPOCH,
+            "objectClass": ["okta:user_group"], "profile": profile,
+            "_links": {"self": {"href": f"{base}/api/v1/groups/{gid}"}}}
 
 
 def role_body(r: dict, base: str, assignee: str) -> dict:
@@ -605,26 +664,28 @@ class OktaApi:
                               "linkUrl": f"{base}/home/{app['name']}/{app['id']}/1",
                               "logoUrl": f"{base}/assets/img/logos/default.png"})
             return ok(links)
+        if template == "/api/v1/users/{id}/groups":
+            # listUserGroups: the scope is okta.users.read (not okta.groups.read).
+            self.need_scope(scopes, "okta.users.read")
+            user = self.org.find_user(params["id"])
+            if user is None or (visible_ids is not None and user["id"] not in visible_ids and user["id"] != who):
+                raise ApiError(404, "E0000007", f"Not found: Resource not found: {params['id']} (User)")
+            gids = self.org.groups_of(user)
+            if seen is not None:
+                # A scoped role sees the groups it targets only, Everyone not among them.
+                targets = {g for r in roles for g in r["targets"]}
+                gids = [g for g in gids if g in targets]
+            return self.page([group_body(self.org, g, base) for g in gids], query, base,
+                             f"/api/v1/users/{quote(user['id'], safe='')}/groups", min(200, self.page_max), 200,
+                             lambda g: g, ok)
         if template == "/api/v1/groups":
             self.need_scope(scopes, "okta.groups.read")
             if seen is not None:
                 # No org-wide role: only the groups a scoped role targets, and no Everyone.
                 targets = {g for r in roles for g in r["targets"]}
-                scoped = [{"id": g, "type": "OKTA_GROUP", "created": EPOCH, "lastUpdated": EPOCH,
-                           "lastMembershipUpdated": EPOCH, "objectClass": ["okta:user_group"],
-                           "profile": {"name": self.org.groups[g]["name"]},
-                           "_links": {"self": {"href": f"{base}/api/v1/groups/{g}"}}}
-                          for g in sorted(targets) if g in self.org.groups]
+                scoped = [group_body(self.org, g, base) for g in sorted(targets) if g in self.org.groups]
                 return self.page(scoped, query, base, "/api/v1/groups", 10000, 10000, lambda g: g, ok)
-            everyone = {"id": EVERYONE, "type": "BUILT_IN", "created": EPOCH, "lastUpdated": EPOCH,
-                        "lastMembershipUpdated": EPOCH, "objectClass": ["okta:user_group"],
-                        "profile": {"name": "Everyone", "description": "All users in your organization"},
-                        "_links": {"self": {"href": f"{base}/api/v1/groups/{EVERYONE}"}}}
-            groups = [everyone] + [{"id": g["id"], "type": "OKTA_GROUP", "created": EPOCH, "lastUpdated": EPOCH,
-                                    "lastMembershipUpdated": EPOCH, "objectClass": ["okta:user_group"],
-                                    "profile": {"name": g["name"]},
-                                    "_links": {"self": {"href": f"{base}/api/v1/groups/{g['id']}"}}}
-                                   for g in self.org.groups.values()]
+            groups = [group_body(self.org, g, base) for g in [EVERYONE, *self.org.groups]]
             if query.get("search"):
                 m = re.fullmatch(r'\s*type eq "(\w+)"\s*', query["search"])
                 if not m:
@@ -632,9 +693,7 @@ class OktaApi:
                 groups = [g for g in groups if g["type"] == m.group(1)]
             if "stats" in (query.get("expand") or "").split(","):
                 for g in groups:
-                    members = [u for u in self.org.users if u["status"] != "DEPROVISIONED"
-                               and (g["id"] == EVERYONE or g["id"] in u["groups"])]
-                    g["_embedded"] = {"stats": {"usersCount": len(members), "appsCount": 0,
+                    g["_embedded"] = {"stats": {"usersCount": self.org.member_counts[g["id"]], "appsCount": 0,
                                                 "groupPushMappingsCount": 0, "hasAdminPrivilege": False}}
             return self.page(groups, query, base, "/api/v1/groups", 10000, 10000, lambda g: g, ok)
         if template == "/api/v1/api-tokens":
@@ -789,6 +848,7 @@ ROUTES = [
     (re.compile(r"^/api/v1/users/(?P<id>[^/]+)$"), "/api/v1/users/{id}"),
     (re.compile(r"^/api/v1/users/(?P<id>[^/]+)/roles$"), "/api/v1/users/{id}/roles"),
     (re.compile(r"^/api/v1/users/(?P<id>[^/]+)/appLinks$"), "/api/v1/users/{id}/appLinks"),
+    (re.compile(r"^/api/v1/users/(?P<id>[^/]+)/groups$"), "/api/v1/users/{id}/groups"),
     (re.compile(r"^/api/v1/groups$"), "/api/v1/groups"),
     (re.compile(r"^/api/v1/api-tokens$"), "/api/v1/api-tokens"),
     (re.compile(r"^/oauth2/v1/clients/(?P<clientId>[^/]+)/roles$"), "/oauth2/v1/clients/{clientId}/roles"),
@@ -816,6 +876,10 @@ def generate(users: int, leavers: int, seed: int = 7) -> dict:
     groups = [{"id": f"00g{n:07d}grp", "name": f"team-{n}", "apps": [apps[n % 40]["id"], apps[(n * 7) % 40]["id"]]}
               for n in range(100)]
     groups[0]["roles"] = [{"type": "APP_ADMIN"}]
+    # A group without apps or roles: a second membership for every tenth user (so user group
+    # lists have pages to follow) that changes no finding.
+    finance = {"id": "00g0000100grp", "name": "Finance", "description": "Finance department"}
+    groups.append(finance)
     out = []
     metas = []
     chosen = set(rnd.sample(range(1, users), min(leavers, users - 1)))
@@ -829,6 +893,8 @@ def generate(users: int, leavers: int, seed: int = 7) -> dict:
         u = {"id": f"00u{n:07d}usr", "login": login, "email": login, "employeeNumber": f"E{n:06d}",
              "status": status, "created": "2024-01-01T00:00:00.000Z",
              "lastLogin": "2026-11-01T00:00:00.000Z", "groups": [groups[n % 100]["id"]]}
+        if n % 10 == 1:
+            u["groups"].append(finance["id"])
         if n == 0:
             u["login"] = u["email"] = "scanner@acme.example"
             u["roles"] = [{"type": "SUPER_ADMIN"}]

@@ -493,3 +493,59 @@ fn okta_failures_fail_closed() {
     );
     assert_read_only(&okta);
 }
+
+/// Issue 15 on the schema-checked Okta server: groups are read only because a mover names
+/// one; Nadia is still in Finance (the finding, with a command that removes only the
+/// membership), Kiran never was (none), and their accounts are no finding.
+#[test]
+fn okta_mover_still_in_the_old_group() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let okta = server(&[], None);
+    setup(dir, &okta.endpoint(), &token(SUPER), "");
+    std::fs::write(
+        dir.join("leavers.csv"),
+        "email,move_date,status,revoke,employee_id\n\
+         nadia.quinn@acme.example,2026-11-16,mover,okta:group/Finance,\n\
+         kiran.patel@acme.example,2026-11-14,mover,okta:group/Finance,C-9931\n",
+    )
+    .unwrap();
+    let out = scan(dir, "r");
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let rows = csv_rows(&dir.join("r/findings.csv"));
+    let got: Vec<(&str, &str, &str, &str)> = rows
+        .iter()
+        .map(|f| {
+            (
+                f["leaver_email"].as_str(),
+                f["check_id"].as_str(),
+                f["resource_id"].as_str(),
+                f["severity"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![(
+            "nadia.quinn@acme.example",
+            "okta_entitlement_retained",
+            "00u1nquinn000000001#okta:group/Finance",
+            "high"
+        )],
+        "{}",
+        text(&out)
+    );
+    assert!(
+        rows[0]["remediation"]
+            .contains("/api/v1/groups/00g1finance000000001/users/00u1nquinn000000001"),
+        "{}",
+        rows[0]["remediation"]
+    );
+    let cov = coverage(dir, "r");
+    assert_eq!(cov["kiran.patel"].0, "deprovisioned", "{:?}", cov);
+    let log = okta.requests();
+    assert!(log
+        .iter()
+        .any(|r| r["template"] == "/api/v1/users/{id}/groups"));
+    assert_read_only(&okta);
+}
