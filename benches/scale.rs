@@ -180,6 +180,7 @@ fn estate() -> Snapshot {
         tool_version: "bench".into(),
         collected_at: datetime!(2026-11-26 00:00 UTC),
         systems,
+        shard: None,
     }
 }
 

@@ -48,6 +48,9 @@ pub enum Command {
         out: PathBuf,
         #[arg(long, value_parser = parse_delimiter)]
         delimiter: Option<u8>,
+        /// Collect only shard K of N (K from 0): see `residual merge`.
+        #[arg(long)]
+        shard: Option<String>,
     },
     /// Re-hash a report folder against its manifest: exit 0 intact, 1 tampered.
     Verify {
@@ -65,6 +68,18 @@ pub enum Command {
         new: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// Put the report folders of a sharded scan (`scan --shard K/N`) back together as one report.
+    Merge {
+        /// The shard report folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The merged report folder (new or empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Check every shard's manifest.sig with this Ed25519 public key (SPKI PEM).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
     },
     /// An ordered, reviewable revocation plan from a report folder (verified first).
     Plan {
@@ -137,6 +152,10 @@ pub struct ScanArgs {
     /// Override check metadata (severity, titles, remediation, controls) from this TOML file.
     #[arg(long)]
     pub checks: Option<PathBuf>,
+    /// Scan only shard K of N (K from 0, as Kubernetes' JOB_COMPLETION_INDEX): a complete
+    /// report folder of this shard's instances, for `residual merge`.
+    #[arg(long)]
+    pub shard: Option<String>,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -268,6 +287,7 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
             csv_bom: a.csv_bom,
             sign_key: a.sign_key,
             checks: a.checks,
+            shard: a.shard,
             command_line,
         }),
         Command::Demo { out, json } => crate::demo::demo_command(out, json, command_line),
@@ -276,7 +296,8 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
             leavers,
             out,
             delimiter,
-        } => scan::collect_command(&config, &leavers, &out, delimiter),
+            shard,
+        } => scan::collect_command(&config, &leavers, &out, delimiter, shard.as_deref()),
         Command::Verify {
             dir,
             pubkey,
@@ -298,6 +319,9 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
             }
         }
         Command::Diff { old, new, json } => crate::baseline::diff_command(&old, &new, json),
+        Command::Merge { dirs, out, pubkey } => {
+            crate::merge::command(&dirs, &out, pubkey.as_deref())
+        }
         Command::Plan { dir, done, out } => {
             crate::plan::command(&dir, done.as_deref(), out.as_deref())
         }
@@ -349,7 +373,7 @@ mod tests {
             );
             if matches!(
                 name,
-                "scan" | "collect" | "verify" | "diff" | "checks" | "demo" | "plan"
+                "scan" | "collect" | "verify" | "diff" | "checks" | "demo" | "plan" | "merge"
             ) {
                 for a in sub.get_arguments() {
                     if let Some(l) = a.get_long() {

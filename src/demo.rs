@@ -28,6 +28,7 @@ pub fn estate() -> Snapshot {
         tool_version: TOOL_VERSION.into(),
         collected_at: AS_OF,
         systems,
+        shard: None,
     }
 }
 

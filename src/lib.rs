@@ -13,6 +13,7 @@ pub mod correlate;
 pub mod demo;
 pub mod evaluate;
 pub mod leavers;
+pub mod merge;
 pub mod pipeline;
 pub mod plan;
 pub mod registry;

@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub csv_bom: bool,
     pub sign_key: Option<PathBuf>,
     pub catalogue: Catalogue,
+    /// A shard's report carries the leavers file (`leavers.input`) for `residual merge`.
+    pub leavers_copy: Option<Vec<u8>>,
 }
 
 impl Default for RunOptions {
@@ -71,6 +73,7 @@ impl Default for RunOptions {
             csv_bom: false,
             sign_key: None,
             catalogue: Catalogue::builtin(),
+            leavers_copy: None,
         }
     }
 }
@@ -236,7 +239,13 @@ pub fn run(set: &LeaverSet, snapshot: Snapshot, o: RunOptions) -> anyhow::Result
         checks_override: o.catalogue.overrides.clone(),
         formats: o.formats.clone(),
     };
-    let renderers = report::renderers(&o.formats, o.csv_bom)?;
+    let mut renderers = report::renderers(&o.formats, o.csv_bom)?;
+    if let Some(bytes) = o.leavers_copy {
+        renderers.push(Box::new(report::RawFile {
+            name: report::LEAVERS_COPY,
+            bytes,
+        }));
+    }
     let key = match &o.sign_key {
         Some(k) => Some(report::sign::load_signing_key(k)?),
         None => None,

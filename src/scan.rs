@@ -35,7 +35,40 @@ pub struct ScanInputs {
     pub csv_bom: bool,
     pub sign_key: Option<PathBuf>,
     pub checks: Option<PathBuf>,
+    pub shard: Option<String>,
     pub command_line: Vec<String>,
+}
+
+/// `--shard K/N`: shard K (from 0) of N.
+pub fn parse_shard(s: &str) -> Result<(u32, u32), InputError> {
+    let e = |m: String| InputError {
+        file: "command line".into(),
+        line: None,
+        field: Some("--shard".into()),
+        message: m,
+    };
+    let (k, n) = s.split_once('/').ok_or_else(|| {
+        e(format!(
+            "{s:?}: expected K/N, such as 0/4 (K counts from 0)"
+        ))
+    })?;
+    let k: u32 = k
+        .trim()
+        .parse()
+        .map_err(|_| e(format!("{s:?}: K is not a number")))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| e(format!("{s:?}: N is not a number")))?;
+    if n == 0 || n > 10_000 {
+        return Err(e(format!("{s:?}: N must be 1 to 10000")));
+    }
+    if k >= n {
+        return Err(e(format!(
+            "{s:?}: K counts from 0, so it must be below N ({n})"
+        )));
+    }
+    Ok((k, n))
 }
 
 pub fn parse_as_of(s: &str) -> Result<OffsetDateTime, InputError> {
@@ -150,10 +183,14 @@ fn check_snapshot_out(out: &Path) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Which accounts a probe should detail: those some leaver could be, by any own-match rule.
+/// Which accounts a probe should detail: those some leaver could be, by any own-match rule;
+/// and, with `--shard`, which units are this shard's (every unit asked about is recorded).
 struct Wanted<'a> {
     ix: &'a LeaverIndex,
     system: &'static str,
+    shard: Option<(u32, u32)>,
+    probe: u32,
+    units: &'a std::sync::Mutex<Vec<residual_probe::ShardUnit>>,
 }
 
 impl AccountFilter for Wanted<'_> {
@@ -169,10 +206,30 @@ impl AccountFilter for Wanted<'_> {
             .owner_matches(system, refs, &std::collections::HashMap::new())
             .is_empty()
     }
+    fn in_shard(&self, system: &str, unit: &str) -> bool {
+        let Some((index, count)) = self.shard else {
+            return true;
+        };
+        let shard = residual_probe::shard_of(system, unit, count);
+        self.units
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(residual_probe::ShardUnit {
+                system: system.to_string(),
+                unit: unit.to_string(),
+                shard,
+                probe: self.probe,
+            });
+        shard == index
+    }
 }
 
 /// Run every probe concurrently. Each probe bounds its own requests by the scan concurrency.
-pub fn collect(cfg: &Config, set: &LeaverSet) -> anyhow::Result<Snapshot> {
+pub fn collect(
+    cfg: &Config,
+    set: &LeaverSet,
+    shard: Option<(u32, u32)>,
+) -> anyhow::Result<Snapshot> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -180,17 +237,33 @@ pub fn collect(cfg: &Config, set: &LeaverSet) -> anyhow::Result<Snapshot> {
     let ix = LeaverIndex::new(&set.leavers);
     let probes = &cfg.probes;
     let bar = progress(probes.len() as u64);
+    let units = std::sync::Mutex::new(Vec::new());
     let systems = rt.block_on(async {
-        let futs = probes.iter().map(|p| {
+        let futs = probes.iter().enumerate().map(|(pi, p)| {
             let ix = &ix;
             let bar = &bar;
+            let units = &units;
             async move {
-                let filter = Wanted { ix, system: p.system() };
+                let filter = Wanted {
+                    ix,
+                    system: p.system(),
+                    shard,
+                    probe: pi as u32,
+                    units,
+                };
+                // A probe that is one unit is this shard's, or not read at all.
+                if !p.expands() && !filter.in_shard(p.system(), &p.label()) {
+                    return Vec::new();
+                }
+                let started = std::time::Instant::now();
                 tracing::info!(system = p.system(), instance = %p.label(), "collecting");
                 let snaps = p.collect(&filter).await;
+                progress_line(p.system(), &p.label(), &snaps, started.elapsed());
+                let snaps: Vec<(u32, residual_probe::SystemSnapshot)> =
+                    snaps.into_iter().map(|s| (pi as u32, s)).collect();
                 for s in &snaps {
-                    if let residual_probe::CollectStatus::Failed { error } = &s.status {
-                        tracing::warn!(system = p.system(), instance = %s.instance, "could not read: {error}");
+                    if let residual_probe::CollectStatus::Failed { error } = &s.1.status {
+                        tracing::warn!(system = p.system(), instance = %s.1.instance, "could not read: {error}");
                     }
                 }
                 if let Some(b) = bar {
@@ -202,7 +275,21 @@ pub fn collect(cfg: &Config, set: &LeaverSet) -> anyhow::Result<Snapshot> {
         });
         futures::future::join_all(futs).await
     });
-    let systems: Vec<_> = systems.into_iter().flatten().collect();
+    // One order for a whole scan and for merged shards: config table, then instance.
+    let mut systems: Vec<(u32, residual_probe::SystemSnapshot)> =
+        systems.into_iter().flatten().collect();
+    systems.sort_by(|a, b| (a.0, &a.1.instance).cmp(&(b.0, &b.1.instance)));
+    let shard_info = shard.map(|(index, count)| residual_probe::ShardInfo {
+        index,
+        count,
+        key: "fnv1a64(system/unit) mod count; a unit is a config table, or one account (and the Identity Center) of an AWS organization".into(),
+        config_sha256: cfg.sha256.clone().unwrap_or_default(),
+        units: units.into_inner().unwrap_or_else(|e| e.into_inner()),
+        probe_of: systems.iter().map(|(p, _)| *p).collect(),
+    });
+    let systems: Vec<residual_probe::SystemSnapshot> =
+        systems.into_iter().map(|(_, s)| s).collect();
+    print_instance_table(&systems);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -215,9 +302,49 @@ pub fn collect(cfg: &Config, set: &LeaverSet) -> anyhow::Result<Snapshot> {
             .replace_nanosecond(0)
             .unwrap_or(OffsetDateTime::now_utc()),
         systems,
+        shard: shard_info,
     };
     snap.redact_in_place();
     Ok(snap)
+}
+
+/// For logs people follow (CI, Kubernetes): one plain line per finished config table on
+/// stderr when it is not a terminal (a terminal has the progress bar).
+fn progress_line(
+    system: &str,
+    label: &str,
+    snaps: &[residual_probe::SystemSnapshot],
+    took: std::time::Duration,
+) {
+    if std::io::stderr().is_terminal() {
+        return;
+    }
+    let requests: u64 = snaps.iter().map(|s| s.requests).sum();
+    let failed = snaps.iter().filter(|s| !s.is_complete()).count();
+    eprintln!(
+        "residual: collected {system}/{} ({} instance(s){}, {requests} requests, {:.1} s)",
+        residual_probe::text::printable(label),
+        snaps.len(),
+        if failed > 0 {
+            format!(", {failed} not read")
+        } else {
+            String::new()
+        },
+        took.as_secs_f64()
+    );
+}
+
+/// After collection (`-v`): per instance, requests and whether it was read.
+fn print_instance_table(systems: &[residual_probe::SystemSnapshot]) {
+    for s in systems {
+        tracing::info!(
+            "{:<12} {:<40} {:>7} requests  {}",
+            s.system,
+            residual_probe::text::printable(&s.instance),
+            s.requests,
+            if s.is_complete() { "read" } else { "NOT READ" }
+        );
+    }
 }
 
 fn progress(n: u64) -> Option<indicatif::ProgressBar> {
@@ -236,6 +363,18 @@ fn progress(n: u64) -> Option<indicatif::ProgressBar> {
 pub fn scan_command(args: ScanInputs) -> anyhow::Result<u8> {
     let started_at = OffsetDateTime::now_utc();
     let formats = check_formats(&args.formats)?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    if shard.is_some() && args.snapshot.is_some() {
+        return Err(InputError {
+            file: "command line".into(),
+            line: None,
+            field: Some("--shard".into()),
+            message:
+                "--shard splits a collection; a replayed --snapshot is already whole or a shard"
+                    .into(),
+        }
+        .into());
+    }
     let t = std::time::Instant::now();
     let set = leavers::load(&args.leavers, args.delimiter)?;
     tracing::info!(
@@ -315,7 +454,7 @@ pub fn scan_command(args: ScanInputs) -> anyhow::Result<u8> {
             }
             // The report folder is checked (and a given --out created) before any request.
             let guard = pipeline::claim_out(args.out.as_deref())?;
-            (collect(&cfg, &set)?, "collected".to_string(), guard)
+            (collect(&cfg, &set, shard)?, "collected".to_string(), guard)
         }
     };
     let result = pipeline::run(
@@ -339,6 +478,14 @@ pub fn scan_command(args: ScanInputs) -> anyhow::Result<u8> {
             csv_bom: args.csv_bom,
             sign_key: args.sign_key,
             catalogue,
+            // A shard carries the leavers file itself: `merge` evaluates the whole again.
+            leavers_copy: match shard {
+                Some(_) => Some(
+                    std::fs::read(&args.leavers)
+                        .with_context(|| format!("{}: cannot read", args.leavers.display()))?,
+                ),
+                None => None,
+            },
         },
     )?;
     pipeline::print_summary(&result, args.json);
@@ -350,7 +497,9 @@ pub fn collect_command(
     leavers_path: &Path,
     out: &Path,
     delimiter: Option<u8>,
+    shard: Option<&str>,
 ) -> anyhow::Result<u8> {
+    let shard = shard.map(parse_shard).transpose()?;
     let set = leavers::load(leavers_path, delimiter)?;
     let cfg = config::load(config_path)?;
     check_snapshot_out(out)?;
@@ -366,7 +515,7 @@ pub fn collect_command(
         }
         .into());
     }
-    let snap = collect(&cfg, &set)?;
+    let snap = collect(&cfg, &set, shard)?;
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

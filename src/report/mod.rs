@@ -91,6 +91,24 @@ pub fn renderers(formats: &[String], csv_bom: bool) -> anyhow::Result<Vec<Box<dy
 
 pub const BUILT_FORMATS: &[&str] = &["csv", "json", "ocsf", "html", "md"];
 
+/// A shard's copy of the leavers file, byte for byte (`residual merge` evaluates again).
+pub const LEAVERS_COPY: &str = "leavers.input";
+
+/// A file written as given (hashed in the manifest like every other).
+pub struct RawFile {
+    pub name: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+impl Render for RawFile {
+    fn file_name(&self) -> &'static str {
+        self.name
+    }
+    fn render(&self, _: &Report) -> anyhow::Result<Vec<u8>> {
+        Ok(self.bytes.clone())
+    }
+}
+
 /// Writing the report failed after the scan ran: exit 4, naming the path. Temp files are
 /// removed; the manifest, written last, is missing, so `verify` refuses the folder.
 #[derive(Debug)]
@@ -336,6 +354,12 @@ pub fn write_folder(
         },
         "files": files,
     });
+    let mut manifest = manifest;
+    // A shard says which, of how many, by which key, of which config.
+    if let Some(sh) = &report.snapshot.shard {
+        manifest["shard"] = serde_json::json!({"index": sh.index, "count": sh.count,
+            "key": sh.key, "config_sha256": sh.config_sha256, "units": sh.units.len()});
+    }
     let text = residual_probe::redact::to_json_pretty(&manifest)?;
     // The signature is written before the manifest it covers, so a folder with a manifest is
     // never missing its signature.

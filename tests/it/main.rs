@@ -14,4 +14,5 @@ mod microsoft;
 mod okta;
 mod reports;
 mod saas;
+mod shards;
 mod vault;

@@ -495,6 +495,9 @@ impl residual_probe::Probe for AwsProbe {
     fn label(&self) -> String {
         self.0.name.clone().unwrap_or_else(|| SYSTEM.to_string())
     }
+    fn expands(&self) -> bool {
+        self.0.organization.is_some()
+    }
     async fn collect(&self, filter: &dyn AccountFilter) -> Vec<SystemSnapshot> {
         match &self.0.organization {
             Some(org) => org::collect(&self.0, org, filter).await,

@@ -74,11 +74,26 @@ pub(crate) async fn collect(
         .filter(|a| !org.exclude.contains(&a.id))
         .cloned()
         .collect();
+    // `--shard`: each account (and the Identity Center) is a unit; every shard lists the
+    // organization, and reads its own units only.
+    let ic_label = format!("{name}/identity-center");
+    let ic_here = org.identity_center == Some(false) || filter.in_shard(SYSTEM, &ic_label);
+    let mine: Vec<bool> = scanned
+        .iter()
+        .map(|a| filter.in_shard(SYSTEM, &format!("{name}/{}", a.id)))
+        .collect();
+    let shard_total = scanned.len();
+    let scanned: Vec<OrgAccount> = scanned
+        .into_iter()
+        .zip(mine)
+        .filter(|(_, m)| *m)
+        .map(|(a, _)| a)
+        .collect();
     let mut summary = format!(
         "organization: {} accounts ({} active), {} scanned{}",
         all.len(),
         all.len() - suspended.len(),
-        scanned.len(),
+        shard_total,
         if org.units.is_empty() {
             String::new()
         } else {
@@ -134,7 +149,7 @@ pub(crate) async fn collect(
         .collect()
         .await;
     out.sort_by(|a, b| a.instance.cmp(&b.instance));
-    if org.identity_center != Some(false) {
+    if org.identity_center != Some(false) && ic_here {
         let ic = identity_center::collect(
             inst,
             &base,
@@ -150,9 +165,17 @@ pub(crate) async fn collect(
         }));
     }
     // The organization-level calls (caller, account listing) are counted on the first
-    // instance, so the manifest's total is every request sent.
-    if let Some(first) = out.first_mut() {
-        first.requests += counter.get();
+    // instance, so the manifest's total is every request sent. A shard with no unit of the
+    // organization still reports what it sent.
+    match out.first_mut() {
+        Some(first) => first.requests += counter.get(),
+        None if counter.get() > 0 => {
+            tracing::info!(
+                "{name}: organization listed, no account in this shard ({} requests)",
+                counter.get()
+            );
+        }
+        None => {}
     }
     out
 }

@@ -24,6 +24,49 @@ pub struct Snapshot {
     #[serde(with = "time::serde::rfc3339")]
     pub collected_at: OffsetDateTime,
     pub systems: Vec<SystemSnapshot>,
+    /// Set when this is one shard of a scan (`--shard K/N`): what `residual merge` needs to
+    /// put the shards back together and to know what a missing one would have held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+}
+
+/// One shard's place in a sharded scan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShardInfo {
+    /// This shard, counted from 0 (Kubernetes' `JOB_COMPLETION_INDEX`).
+    pub index: u32,
+    pub count: u32,
+    /// How units are assigned: `sha256(system/unit) mod count`.
+    pub key: String,
+    /// The config file's sha256: shards of different configs never merge.
+    pub config_sha256: String,
+    /// Every unit this shard knows of and its shard, in collection order: what a missing
+    /// shard would have held.
+    pub units: Vec<ShardUnit>,
+    /// For each collected system (parallel to `systems`), the config table it came from:
+    /// merged shards are ordered as one scan would order them.
+    pub probe_of: Vec<u32>,
+}
+
+/// A unit of partitioning: a config table's instance, or one account of an AWS organization.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShardUnit {
+    pub system: String,
+    pub unit: String,
+    pub shard: u32,
+    /// The config table (its position among the probes).
+    pub probe: u32,
+}
+
+/// The shard a unit belongs to: stable for the same system, label and shard count.
+pub fn shard_of(system: &str, unit: &str, count: u32) -> u32 {
+    // FNV-1a, 64-bit: stable across versions and platforms, no dependency.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in system.bytes().chain([b'/']).chain(unit.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(count.max(1))) as u32
 }
 
 /// One system instance (an AWS account, a GitHub org, …) as one probe saw it.

@@ -56,6 +56,12 @@ pub trait AccountFilter: Send + Sync {
     fn owns(&self, _system: &str, _refs: &[OwnerRef]) -> bool {
         false
     }
+    /// With `--shard`: whether this unit (an instance a probe is about to read, such as one
+    /// account of an AWS organization) belongs to this shard. Probes that expand into several
+    /// instances ask for each; the answer is recorded, so the shard knows every unit there is.
+    fn in_shard(&self, _system: &str, _unit: &str) -> bool {
+        true
+    }
 }
 
 /// Handles and emails to look up, lower-cased.
@@ -192,6 +198,12 @@ pub trait Probe: Send + Sync {
     /// Read the system: one snapshot per instance it stands for (one, or every account of an
     /// AWS organization). Never fails: errors are inside the snapshots (status and gaps).
     async fn collect(&self, filter: &dyn AccountFilter) -> Vec<SystemSnapshot>;
+    /// Whether it stands for several units that `--shard` splits (an AWS organization's
+    /// accounts): it then asks [`AccountFilter::in_shard`] for each. Otherwise the probe is
+    /// one unit, its label, and the core decides.
+    fn expands(&self) -> bool {
+        false
+    }
 }
 
 /// A filter for probe tests and benchmarks: wants every account (or none), and offers fixed
