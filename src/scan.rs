@@ -52,10 +52,22 @@ pub fn parse_shard(s: &str) -> Result<(u32, u32), InputError> {
             "{s:?}: expected K/N, such as 0/4 (K counts from 0)"
         ))
     })?;
-    let k: u32 = k
+    // K may name the variable an engine puts the index in (AWS Batch array jobs:
+    // `--shard AWS_BATCH_JOB_ARRAY_INDEX/4`), where no shell expands it.
+    let k = k.trim();
+    let named = !k.is_empty()
+        && k.chars().any(|c| c.is_ascii_uppercase())
+        && k.chars()
+            .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit());
+    let k_text = if named {
+        std::env::var(k).map_err(|_| e(format!("{s:?}: the variable {k} is not set")))?
+    } else {
+        k.to_string()
+    };
+    let k: u32 = k_text
         .trim()
         .parse()
-        .map_err(|_| e(format!("{s:?}: K is not a number")))?;
+        .map_err(|_| e(format!("{s:?}: K is not a number ({k_text:?})")))?;
     let n: u32 = n
         .trim()
         .parse()

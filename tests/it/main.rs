@@ -4,6 +4,7 @@
 
 mod aws_moto;
 mod aws_org;
+mod deploy;
 mod github;
 mod google;
 mod harness;

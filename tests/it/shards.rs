@@ -352,3 +352,60 @@ fn sharded_scans_merge_into_the_unsharded_report_and_bad_shards_are_caught() {
         );
     }
 }
+
+/// A bad `--shard` is exit 2 naming the option, before any request; the index may come from a
+/// variable an engine sets (AWS Batch).
+#[test]
+fn shard_option_is_checked_and_may_name_a_variable() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::write(
+        dir.join("leavers.csv"),
+        "email,departure_date\na@acme.example,2026-11-01\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("residual.toml"),
+        "[[vault]]\naddr = \"http://127.0.0.1:9\"\ntoken_env = \"V\"\n",
+    )
+    .unwrap();
+    for bad in ["4/4", "x/4", "1/0", "1", "MISSING_INDEX/4"] {
+        let o = residual(
+            dir,
+            &[
+                "scan",
+                "--leavers",
+                "leavers.csv",
+                "--shard",
+                bad,
+                "--out",
+                "r",
+            ],
+            &[("V", "t")],
+        );
+        assert_eq!(code(&o), 2, "{bad}: {}", text(&o));
+        assert!(text(&o).contains("--shard"), "{bad}: {}", text(&o));
+        assert!(!dir.join("r").exists(), "{bad}: nothing written");
+    }
+    // From a variable: shard 1 of 2 holds no unit here (the one table is shard 0's or 1's);
+    // either way the run writes a complete shard report.
+    let o = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "leavers.csv",
+            "--shard",
+            "AWS_BATCH_JOB_ARRAY_INDEX/2",
+            "--out",
+            "r",
+        ],
+        &[("V", "t"), ("AWS_BATCH_JOB_ARRAY_INDEX", "1")],
+    );
+    assert!(code(&o) <= 3, "{}", text(&o));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["shard"]["index"], 1);
+    assert_eq!(m["shard"]["count"], 2);
+    assert!(dir.join("r/leavers.input").is_file());
+}
