@@ -157,6 +157,8 @@ fn estate() -> Snapshot {
                 observed_at: None,
                 accounts_enumerated: per as u64,
                 requests: 0,
+                retries: 0,
+                rate_waits: 0,
                 notes: vec![],
                 accounts,
                 assets,

@@ -171,7 +171,11 @@ fn parse_delimiter(s: &str) -> Result<u8, String> {
 }
 
 /// Logs go to stderr, through the redaction filter, never to stdout.
+/// `--quiet`: the scan's own stderr table stays silent too.
+pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub fn init_logging(verbose: u8, quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
     let level = if quiet {
         "error"
     } else {

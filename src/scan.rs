@@ -270,9 +270,12 @@ pub fn collect(
                 let started = std::time::Instant::now();
                 tracing::info!(system = p.system(), instance = %p.label(), "collecting");
                 let snaps = p.collect(&filter).await;
-                progress_line(p.system(), &p.label(), &snaps, started.elapsed());
-                let snaps: Vec<(u32, residual_probe::SystemSnapshot)> =
-                    snaps.into_iter().map(|s| (pi as u32, s)).collect();
+                let took = started.elapsed();
+                progress_line(p.system(), &p.label(), &snaps, took);
+                let snaps: Vec<(u32, residual_probe::SystemSnapshot, f64)> = snaps
+                    .into_iter()
+                    .map(|s| (pi as u32, s, took.as_secs_f64()))
+                    .collect();
                 for s in &snaps {
                     if let residual_probe::CollectStatus::Failed { error } = &s.1.status {
                         tracing::warn!(system = p.system(), instance = %s.1.instance, "could not read: {error}");
@@ -288,20 +291,23 @@ pub fn collect(
         futures::future::join_all(futs).await
     });
     // One order for a whole scan and for merged shards: config table, then instance.
-    let mut systems: Vec<(u32, residual_probe::SystemSnapshot)> =
+    let mut systems: Vec<(u32, residual_probe::SystemSnapshot, f64)> =
         systems.into_iter().flatten().collect();
     systems.sort_by(|a, b| (a.0, &a.1.instance).cmp(&(b.0, &b.1.instance)));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    print_instance_table(&systems);
     let shard_info = shard.map(|(index, count)| residual_probe::ShardInfo {
         index,
         count,
         key: "fnv1a64(system/unit) mod count; a unit is a config table, or one account (and the Identity Center) of an AWS organization".into(),
         config_sha256: cfg.sha256.clone().unwrap_or_default(),
         units: units.into_inner().unwrap_or_else(|e| e.into_inner()),
-        probe_of: systems.iter().map(|(p, _)| *p).collect(),
+        probe_of: systems.iter().map(|(p, _, _)| *p).collect(),
     });
     let systems: Vec<residual_probe::SystemSnapshot> =
-        systems.into_iter().map(|(_, s)| s).collect();
-    print_instance_table(&systems);
+        systems.into_iter().map(|(_, s, _)| s).collect();
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -346,17 +352,42 @@ fn progress_line(
     );
 }
 
-/// After collection (`-v`): per instance, requests and whether it was read.
-fn print_instance_table(systems: &[residual_probe::SystemSnapshot]) {
-    for s in systems {
-        tracing::info!(
-            "{:<12} {:<40} {:>7} requests  {}",
-            s.system,
-            residual_probe::text::printable(&s.instance),
-            s.requests,
-            if s.is_complete() { "read" } else { "NOT READ" }
-        );
+/// After collecting more than one instance (unless `--quiet`), on stderr: per instance,
+/// whether it was read, requests, retries, rate-limit waits and the seconds its config
+/// table took.
+fn print_instance_table(systems: &[(u32, residual_probe::SystemSnapshot, f64)]) {
+    if systems.len() < 2 || crate::cli::QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
     }
+    let name = |s: &residual_probe::SystemSnapshot| {
+        format!(
+            "{}/{}",
+            s.system,
+            residual_probe::text::printable(&s.instance)
+        )
+    };
+    let w = systems
+        .iter()
+        .map(|(_, s, _)| name(s).chars().count())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let mut out = format!(
+        "{:<w$}  {:<8}  {:>8}  {:>7}  {:>5}  {:>7}\n",
+        "INSTANCE", "STATUS", "REQUESTS", "RETRIES", "WAITS", "SECONDS"
+    );
+    for (_, s, secs) in systems {
+        out.push_str(&format!(
+            "{:<w$}  {:<8}  {:>8}  {:>7}  {:>5}  {:>7.1}\n",
+            name(s),
+            if s.is_complete() { "read" } else { "NOT READ" },
+            s.requests,
+            s.retries,
+            s.rate_waits,
+            secs
+        ));
+    }
+    eprint!("{out}");
 }
 
 fn progress(n: u64) -> Option<indicatif::ProgressBar> {

@@ -230,6 +230,22 @@ fn sharded_scans_merge_into_the_unsharded_report_and_bad_shards_are_caught() {
         "one account cannot be assumed\n{}",
         text(&full)
     );
+    // Progress people can follow off a terminal: a line per config table, then the table.
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert!(
+        err.contains("residual: collected aws/acme (6 instance(s), 1 not read,"),
+        "{err}"
+    );
+    assert!(err.contains("residual: collected okta/"), "{err}");
+    assert!(
+        err.contains("INSTANCE") && err.contains("RETRIES") && err.contains("WAITS"),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("github/gh-one") && l.contains(" read ")),
+        "{err}"
+    );
     let rows = csv_rows(&dir.join("full/coverage.csv")).len();
     assert_eq!(rows, 6 * 9, "six leavers × nine instances");
 

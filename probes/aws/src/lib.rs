@@ -323,6 +323,8 @@ impl<'a> Collector<'a> {
             observed_at: generated,
             accounts_enumerated: inventory.users.len() as u64,
             requests: 0,
+            retries: 0,
+            rate_waits: 0,
             notes: vec![format!(
                 "credential report generated {}; {}",
                 generated

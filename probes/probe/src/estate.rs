@@ -16,6 +16,10 @@ use crate::ProbeError;
 /// include the system.
 pub const SNAPSHOT_SCHEMA_VERSION: u32 = 2;
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Every system instance a scan collected.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -92,6 +96,11 @@ pub struct SystemSnapshot {
     /// HTTP requests sent, retries included.
     #[serde(default)]
     pub requests: u64,
+    /// Of those, sent again after a failure; and waits for a rate limit to reset.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rate_waits: u64,
     /// Planner choices and other facts worth putting in the manifest.
     #[serde(default)]
     pub notes: Vec<String>,
@@ -169,6 +178,8 @@ impl SystemSnapshot {
             observed_at: Some(OffsetDateTime::now_utc()),
             accounts_enumerated: 0,
             requests: 0,
+            retries: 0,
+            rate_waits: 0,
             notes: Vec::new(),
             accounts: Vec::new(),
             assets: Vec::new(),
@@ -211,6 +222,8 @@ impl SystemSnapshot {
             observed_at: None,
             accounts_enumerated: 0,
             requests: 0,
+            retries: 0,
+            rate_waits: 0,
             notes: Vec::new(),
             accounts: Vec::new(),
             assets: Vec::new(),

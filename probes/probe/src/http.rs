@@ -192,6 +192,7 @@ impl Http {
             )));
         }
         tracing::warn!("{what}: rate limited; waiting {} s", wait.as_secs());
+        self.counter.waited();
         tokio::time::sleep(wait).await;
         // The reset has passed: the old budget no longer applies.
         self.rate
@@ -257,6 +258,7 @@ impl Http {
                         ))
                     };
                     retryable(err)?;
+                    self.counter.retried();
                     tokio::time::sleep(self.backoff(attempt)).await;
                     continue;
                 }
@@ -281,6 +283,7 @@ impl Http {
                         ))
                     };
                     retryable(err)?;
+                    self.counter.retried();
                     tokio::time::sleep(self.backoff(attempt)).await;
                     continue;
                 }
@@ -340,6 +343,7 @@ impl Http {
                 retryable(ProbeError::Server(format!(
                     "{what}: HTTP {status} after {attempt} attempt(s)"
                 )))?;
+                self.counter.retried();
                 tokio::time::sleep(retry_after.unwrap_or_else(|| self.backoff(attempt))).await;
                 continue;
             }
@@ -437,6 +441,8 @@ where
         Err(e) => crate::SystemSnapshot::failed(system, label, e),
     };
     snap.requests = counter.get();
+    snap.retries = counter.retries();
+    snap.rate_waits = counter.waits();
     snap
 }
 

@@ -160,16 +160,31 @@ pub fn normalize_email(s: &str) -> String {
     out
 }
 
-/// Counts HTTP requests a probe sends (retries included), for the manifest.
+/// Counts HTTP requests a probe sends (retries included), for the manifest, and the retries
+/// and rate-limit waits among them, for the scan's per-instance table.
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<AtomicU64>);
+pub struct RequestCounter(Arc<[AtomicU64; 3]>);
 
 impl RequestCounter {
     pub fn incr(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.0[0].fetch_add(1, Ordering::Relaxed);
     }
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0[0].load(Ordering::Relaxed)
+    }
+    /// A request sent again after a failure (5xx, a broken connection).
+    pub fn retried(&self) {
+        self.0[1].fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn retries(&self) -> u64 {
+        self.0[1].load(Ordering::Relaxed)
+    }
+    /// A wait for a rate limit to reset.
+    pub fn waited(&self) {
+        self.0[2].fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn waits(&self) -> u64 {
+        self.0[2].load(Ordering::Relaxed)
     }
 }
 
