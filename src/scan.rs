@@ -500,6 +500,8 @@ pub fn scan_command(args: ScanInputs) -> anyhow::Result<u8> {
             (collect(&cfg, &set, shard)?, "collected".to_string(), guard)
         }
     };
+    // A shard (collected now, or a `collect --shard` snapshot replayed) carries the leavers.
+    let sharded = snapshot.shard.is_some();
     let result = pipeline::run(
         &set,
         snapshot,
@@ -522,12 +524,12 @@ pub fn scan_command(args: ScanInputs) -> anyhow::Result<u8> {
             sign_key: args.sign_key,
             catalogue,
             // A shard carries the leavers file itself: `merge` evaluates the whole again.
-            leavers_copy: match shard {
-                Some(_) => Some(
+            leavers_copy: match sharded {
+                true => Some(
                     std::fs::read(&args.leavers)
                         .with_context(|| format!("{}: cannot read", args.leavers.display()))?,
                 ),
-                None => None,
+                false => None,
             },
         },
     )?;

@@ -315,6 +315,60 @@ fn sharded_scans_merge_into_the_unsharded_report_and_bad_shards_are_caught() {
             .starts_with("collected (merged from shards"));
     }
 
+    // `collect --shard` snapshots, replayed, merge the same way.
+    let mut replayed = Vec::new();
+    for k in 0..2 {
+        let snap = format!("c{k}.json");
+        let shard = format!("{k}/2");
+        let o = residual(
+            dir,
+            &[
+                "collect",
+                "--config",
+                "residual.toml",
+                "--leavers",
+                "leavers.csv",
+                "--out",
+                &snap,
+                "--shard",
+                &shard,
+            ],
+            &env(),
+        );
+        // 3 for the shard holding the account that cannot be assumed.
+        assert!(matches!(code(&o), 0 | 3), "{}", text(&o));
+        let out = format!("cr{k}");
+        let o = residual(
+            dir,
+            &[
+                "scan",
+                "--leavers",
+                "leavers.csv",
+                "--snapshot",
+                &snap,
+                "--as-of",
+                AS_OF,
+                "--out",
+                &out,
+            ],
+            &[],
+        );
+        assert!(code(&o) <= 3, "{}", text(&o));
+        replayed.push(out);
+    }
+    let o = residual(
+        dir,
+        &["merge", &replayed[0], &replayed[1], "--out", "mc"],
+        &[],
+    );
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    same(
+        &dir.join("full"),
+        &dir.join("mc"),
+        EVALUATED,
+        "collected shards, replayed and merged",
+    );
+
     // A missing shard: what it held is `error` for every leaver, never clean.
     let o = residual(dir, &["merge", "s3-0", "s3-2", "--out", "missing"], &[]);
     assert_eq!(code(&o), 3, "{}", text(&o));
