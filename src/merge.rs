@@ -184,7 +184,38 @@ pub fn command(dirs: &[PathBuf], out: &Path, pubkey: Option<&Path>) -> anyhow::R
             ));
         }
     }
+    // A unit one shard says is shard k's, which shard k itself never saw (an organization
+    // that changed between the shards' listings): nobody read it, so it is not clean.
+    let own: BTreeMap<u32, BTreeSet<(String, String)>> = shards
+        .iter()
+        .map(|s| {
+            let i = s.snapshot.shard.as_ref().expect("checked");
+            (
+                i.index,
+                i.units
+                    .iter()
+                    .filter(|u| u.shard == i.index)
+                    .map(|u| (u.system.clone(), u.unit.clone()))
+                    .collect(),
+            )
+        })
+        .collect();
     for ((system, unit), (k, probe)) in &units {
+        if let Some(seen_by_k) = own.get(k) {
+            if !seen_by_k.contains(&(system.clone(), unit.clone())) {
+                systems.push((
+                    *probe,
+                    SystemSnapshot::failed(
+                        system,
+                        unit,
+                        ProbeError::Unexpected(format!(
+                            "another shard lists this unit as shard {k}/{}'s, which never saw it: not read (did the estate change between the shards?)",
+                            info0.count
+                        )),
+                    ),
+                ));
+            }
+        }
         if missing.contains(k) {
             let mut failed = SystemSnapshot::failed(
                 system,

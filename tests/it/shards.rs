@@ -369,6 +369,70 @@ fn sharded_scans_merge_into_the_unsharded_report_and_bad_shards_are_caught() {
         "collected shards, replayed and merged",
     );
 
+    // A shard that never saw a unit another shard says is its own (the estate changed
+    // between them): that unit is `error`, not missing from the report.
+    // A unit of a single-instance table (the organization's accounts would do too), in
+    // whichever shard holds one.
+    let (k, mut c0, i) = (0..2)
+        .find_map(|k| {
+            let c: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join(format!("c{k}.json"))).unwrap())
+                    .unwrap();
+            let i = c["shard"]["units"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .position(|u| u["shard"] == k && u["system"] != "aws")?;
+            Some((k, c, i))
+        })
+        .expect("some shard holds a GitHub or Okta org");
+    let gone = c0["shard"]["units"].as_array_mut().unwrap().remove(i);
+    let unit = gone["unit"].as_str().unwrap().to_string();
+    let pos = c0["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|x| x["instance"] == unit.as_str())
+        .expect("its instance");
+    c0["systems"].as_array_mut().unwrap().remove(pos);
+    c0["shard"]["probe_of"].as_array_mut().unwrap().remove(pos);
+    std::fs::write(dir.join("c0-changed.json"), c0.to_string()).unwrap();
+    let o = residual(
+        dir,
+        &[
+            "scan",
+            "--leavers",
+            "leavers.csv",
+            "--snapshot",
+            "c0-changed.json",
+            "--as-of",
+            AS_OF,
+            "--out",
+            "cr0x",
+        ],
+        &[],
+    );
+    assert!(code(&o) <= 3, "{}", text(&o));
+    let other = &replayed[1 - k as usize];
+    let o = residual(dir, &["merge", "cr0x", other, "--out", "mcx"], &[]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    let cov = csv_rows(&dir.join("mcx/coverage.csv"));
+    let unseen: Vec<_> = cov
+        .iter()
+        .filter(|r| r["system_instance"] == unit)
+        .collect();
+    assert_eq!(
+        unseen.len(),
+        6,
+        "{unit} is still in the report, for every leaver"
+    );
+    assert!(
+        unseen
+            .iter()
+            .all(|r| r["outcome"] == "error" && r["detail"].contains("never saw it")),
+        "{unseen:?}"
+    );
+
     // A missing shard: what it held is `error` for every leaver, never clean.
     let o = residual(dir, &["merge", "s3-0", "s3-2", "--out", "missing"], &[]);
     assert_eq!(code(&o), 3, "{}", text(&o));
