@@ -16,6 +16,23 @@ use crate::InputError;
 /// Findings of a report folder, by id, from its `findings.json`.
 pub fn load(dir: &Path) -> Result<(BTreeMap<String, Value>, Option<OffsetDateTime>), InputError> {
     let file = dir.join("findings.json");
+    // One shard's report leaves out every other shard's instances: compared as a whole scan,
+    // their findings would all look resolved.
+    if let Ok(m) = std::fs::read(dir.join("manifest.json")) {
+        if let Ok(m) = serde_json::from_slice::<Value>(&m) {
+            if let Some(sh) = m.get("shard").filter(|s| !s.is_null()) {
+                return Err(InputError {
+                    file: dir.display().to_string(),
+                    line: None,
+                    field: None,
+                    message: format!(
+                        "is shard {}/{} of a scan, not a whole one: merge the shards first (residual merge)",
+                        sh["index"], sh["count"]
+                    ),
+                });
+            }
+        }
+    }
     let e = |m: String| InputError {
         file: file.display().to_string(),
         line: None,
@@ -139,7 +156,13 @@ pub fn apply(
         .iter()
         .map(|c| (&*c.leaver_id, c.outcome.as_str()))
         .collect();
-    let open: HashSet<&str> = ev.findings.iter().map(|f| &*f.leaver_id).collect();
+    // Still open: a finding now, or a baseline finding this scan could not check.
+    let open: HashSet<&str> = ev
+        .findings
+        .iter()
+        .map(|f| &*f.leaver_id)
+        .chain(ev.unverified.iter().map(|f| field(f, "leaver_id")))
+        .collect();
     ev.closed_leavers = leavers_closed(&ev.resolved, &coverage, &open, as_of, sla_hours);
     Ok(())
 }
@@ -336,7 +359,15 @@ pub fn diff_command(old: &Path, new: &Path, json: bool) -> anyhow::Result<u8> {
             .find(|c| field(c, "finding_id") == id)
             .and_then(|c| c.get("time_to_close_hours").and_then(Value::as_i64))
     };
-    let open: HashSet<&str> = b.values().map(|f| field(f, "leaver_id")).collect();
+    let open: HashSet<&str> = b
+        .values()
+        .map(|f| field(f, "leaver_id"))
+        .chain(
+            rows.iter()
+                .filter(|r| r.0 == "unverified")
+                .map(|r| field(r.1, "leaver_id")),
+        )
+        .collect();
     let cov_rows: Vec<(&str, &str)> = cov
         .iter()
         .map(|(l, _, _, o)| (l.as_str(), o.as_str()))

@@ -984,9 +984,85 @@ fn same_person(a: &Leaver, b: &Leaver) -> bool {
 }
 
 fn merge(into: &mut Leaver, other: Leaver) {
+    // Statuses: a departure beats a move or a leave (with the departure's date: the move's
+    // or leave's could be earlier and must not stand for it); two moves revoke both lists;
+    // two leaves keep the earliest start and the latest return.
+    match (&mut into.status, other.status) {
+        (Status::Leaver, Status::Leaver) => {}
+        (Status::Leaver, _) => {
+            // `into` is the departure: its own date stands.
+            merge_rest(
+                into,
+                other.aliases,
+                other.handles,
+                other.name,
+                other.email,
+                other.employee_id,
+            );
+            return;
+        }
+        (_, Status::Leaver) => {
+            into.status = Status::Leaver;
+            into.departure = other.departure;
+            merge_rest(
+                into,
+                other.aliases,
+                other.handles,
+                other.name,
+                other.email,
+                other.employee_id,
+            );
+            return;
+        }
+        (Status::Mover { revoke }, Status::Mover { revoke: more }) => {
+            for r in more {
+                if !revoke.contains(&r) {
+                    revoke.push(r);
+                }
+            }
+        }
+        (Status::Leave { until }, Status::Leave { until: u2 }) => {
+            if u2 > *until {
+                *until = u2;
+            }
+        }
+        // A move and a leave: the person is checked as on leave (every working path), which
+        // covers what the move would revoke.
+        (s @ Status::Mover { .. }, l @ Status::Leave { .. }) => *s = l,
+        (Status::Leave { .. }, Status::Mover { .. }) => {}
+    }
     if other.departure < into.departure {
         into.departure = other.departure;
     }
+    merge_rest(
+        into,
+        other.aliases,
+        other.handles,
+        other.name,
+        other.email,
+        other.employee_id,
+    );
+}
+
+fn merge_rest(
+    into: &mut Leaver,
+    aliases: Vec<String>,
+    handles: Handles,
+    name: Option<String>,
+    email: Option<String>,
+    employee_id: Option<String>,
+) {
+    let other = Leaver {
+        id: String::new(),
+        email,
+        name,
+        employee_id,
+        departure: into.departure,
+        handles,
+        aliases,
+        line: 0,
+        status: Status::Leaver,
+    };
     for a in other.aliases {
         if !into.aliases.contains(&a) {
             into.aliases.push(a);
@@ -1154,6 +1230,19 @@ mod tests {
             let e = csv(text).unwrap_err();
             assert_eq!((e.line, e.field.as_deref()), (Some(line), Some(field)), "{e}");
             assert!(e.message.contains(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_departure_beats_a_move_or_a_leave_of_the_same_person() {
+        let set = csv("email,departure_date,status,revoke,return_date\na@acme.com,2026-10-01,mover,github:team/x,\nA@acme.com,2026-11-01,,,\nb@acme.com,2026-09-01,leave,,2027-01-01\nb@acme.com,2026-11-02,,,\nc@acme.com,2026-10-01,mover,github:team/x,\nc@acme.com,2026-10-02,mover,github:team/y,\n").unwrap();
+        assert_eq!(set.leavers[0].status, Status::Leaver);
+        assert_eq!(set.leavers[0].departure.date().to_string(), "2026-11-01");
+        assert_eq!(set.leavers[1].status, Status::Leaver);
+        assert_eq!(set.leavers[1].departure.date().to_string(), "2026-11-02");
+        match &set.leavers[2].status {
+            Status::Mover { revoke } => assert_eq!(revoke.len(), 2),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -219,7 +219,11 @@ pub fn run(set: &LeaverSet, snapshot: Snapshot, o: RunOptions) -> anyhow::Result
     for n in &evaluation.suppression_notes {
         tracing::warn!("{n}");
     }
-    let code = exit_code(&evaluation, o.fail_on, o.exit_zero);
+    let mut code = exit_code(&evaluation, o.fail_on, o.exit_zero);
+    // One shard is part of a scan: never a verdict on its own (the merge gives it).
+    if snapshot.shard.is_some() && !o.exit_zero {
+        code = exit::INCOMPLETE;
+    }
     let meta = ScanMeta {
         scan_id: id,
         tool_version: TOOL_VERSION.into(),

@@ -56,6 +56,9 @@ pub struct Plan {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub done_source: Option<String>,
     pub steps: Vec<Step>,
+    /// Leaver × instance rows the report could not check (`error`, `ambiguous`,
+    /// `unverified`): no step can close what was not seen. The plan exits 3 when any.
+    pub not_checked: Vec<String>,
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -192,7 +195,30 @@ pub fn build(dir: &Path, done: Option<&Path>) -> anyhow::Result<Plan> {
     for (i, st) in steps.iter_mut().enumerate() {
         st.step = i + 1;
     }
+    let not_checked: Vec<String> = report
+        .get("coverage")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            matches!(
+                s(c, "outcome").as_str(),
+                "error" | "ambiguous" | "unverified"
+            )
+        })
+        .map(|c| {
+            format!(
+                "{} in {} {}: {} ({})",
+                s(c, "leaver_email"),
+                s(c, "system"),
+                s(c, "system_instance"),
+                s(c, "outcome"),
+                s(c, "detail")
+            )
+        })
+        .collect();
     Ok(Plan {
+        not_checked,
         schema_version: PLAN_SCHEMA_VERSION,
         scan_id: s(&report, "scan_id"),
         as_of: s(&report, "as_of"),
@@ -241,6 +267,17 @@ impl Plan {
                 .map(|d| format!(", checked against `{}`", printable(d).replace('`', "'")))
                 .unwrap_or_default()
         );
+        if !self.not_checked.is_empty() {
+            let _ = writeln!(
+                out,
+                "## Not checked: no step can close these\n\nThe report could not check {} leaver × instance row(s); re-scan them before calling this plan complete.\n",
+                self.not_checked.len()
+            );
+            for n in &self.not_checked {
+                let _ = writeln!(out, "- {}", md(n));
+            }
+            let _ = writeln!(out);
+        }
         for st in &self.steps {
             let _ = writeln!(
                 out,
@@ -363,5 +400,12 @@ pub fn command(dir: &Path, done: Option<&Path>, out: Option<&Path>) -> anyhow::R
         sq(&out.join("plan.md").display().to_string()),
         sq(&out.join("plan.sh").display().to_string())
     );
+    if !plan.not_checked.is_empty() {
+        println!(
+            "INCOMPLETE: {} leaver × instance row(s) were not checked; no step closes them (plan.md lists them)",
+            plan.not_checked.len()
+        );
+        return Ok(crate::exit::INCOMPLETE);
+    }
     Ok(crate::exit::CLEAN)
 }

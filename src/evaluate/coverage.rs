@@ -27,12 +27,31 @@ pub(super) fn cell(
     // A mover is checked for entitlements only: a gap that blocks named other checks (PAT
     // grants, say) does not concern them; one that blocks every check does.
     let is_mover = matches!(leaver.status, crate::leavers::Status::Mover { .. });
+    // Which gaps concern this person. A gap naming no check concerns everyone. For a mover,
+    // any gap that hides what an account holds or is (roles, groups, entities: checks on the
+    // account or assets trusting it) may hide a listed entitlement; only gaps in credentials,
+    // owned machine identities, secrets and login history do not. For a leaver or a person
+    // on leave, a gap naming only entitlement checks (read for movers) does not.
+    let on = |c: &String| cx.input.catalogue.get(c).map(|ch| ch.on);
     let relevant = |g: &&residual_probe::Gap| {
-        !is_mover
-            || g.checks.is_empty()
-            || g.checks
+        use crate::catalogue::On;
+        if g.checks.is_empty() {
+            return true;
+        }
+        if is_mover {
+            g.checks.iter().any(|c| {
+                !matches!(
+                    on(c),
+                    Some(
+                        On::Credential | On::Owned | On::SecretNotRotated | On::LoginAfterDeparture
+                    )
+                )
+            })
+        } else {
+            g.checks
                 .iter()
-                .any(|c| c.ends_with("_entitlement_retained"))
+                .any(|c| on(c) != Some(On::EntitlementRetained))
+        }
     };
     let mut errors: Vec<String> = sys
         .gaps

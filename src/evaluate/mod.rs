@@ -216,6 +216,37 @@ pub fn evaluate(input: &Input) -> Evaluation {
             ev.coverage.push(row(outcome, accounts, open, detail));
             ev.findings.extend(findings);
         }
+        // A mover's reference no scanned instance reads (no such table, no Identity Center):
+        // not checked anywhere, so not clean.
+        if let crate::leavers::Status::Mover { revoke } = &leaver.status {
+            if leaver.departure <= input.as_of {
+                for r in revoke {
+                    let one = std::slice::from_ref(r);
+                    let seen = input.snapshot.systems.iter().any(|sys| {
+                        sys.system == r.system
+                            && (!sys.is_complete() || !coverage::applicable(sys, one).is_empty())
+                    });
+                    if !seen {
+                        let kind = r.reference.split_once('/').map_or("", |(k, _)| k);
+                        ev.coverage.push(CoverageRow {
+                            scan_id: scan_id.clone(),
+                            leaver_id: leaver_id.clone(),
+                            leaver_email: leaver_email.clone(),
+                            system: Arc::from(r.system),
+                            system_instance: Arc::from("(no instance)"),
+                            outcome: Verdict::Unverified,
+                            accounts_matched: 0,
+                            open_findings: 0,
+                            detail: Arc::from(format!(
+                                "moved {}: {} cannot be checked: no scanned instance reads {kind} entitlements",
+                                residual_probe::rfc3339(leaver.departure),
+                                r.reference
+                            )),
+                        });
+                    }
+                }
+            }
+        }
     }
     ev.findings.sort_by(|a, b| {
         (

@@ -328,7 +328,7 @@ pub fn write_folder(
         // The folder is finished (this file is written last) — whatever the scan found.
         "report_complete": true,
         // Every leaver × instance was checked (exit code 3 otherwise).
-        "scan_complete": !ev.incomplete(),
+        "scan_complete": !ev.incomplete() && report.snapshot.shard.is_none(),
         "formats": m.formats,
         "signed": sign_key.is_some(),
         "exit_code": exit_code,

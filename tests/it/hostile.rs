@@ -735,7 +735,14 @@ fn plan_from_a_hostile_report_is_complete_quoted_and_inert() {
     let out = replay(dir, "hostile.json", "l.csv", "r");
     assert_eq!(code(&out), 3, "{}", text(&out));
     let p = residual(dir, &["plan", "r", "--out", "p"], &[]);
-    assert_eq!(code(&p), 0, "{}", text(&p));
+    // The report is incomplete (a gap, an unreadable instance): the plan says so, exit 3.
+    assert_eq!(code(&p), 3, "{}", text(&p));
+    assert!(
+        text(&p).contains("INCOMPLETE")
+            && std::fs::read_to_string(dir.join("p/plan.md"))
+                .unwrap()
+                .contains("## Not checked")
+    );
     assert!(text(&p).contains("bash 'p/plan.sh'"), "{}", text(&p));
 
     let findings: Value =
@@ -861,7 +868,7 @@ fn plan_refuses_a_tampered_report_and_marks_closed_steps_done() {
     replay(dir, "after.json", "l.csv", "r1");
 
     let p = residual(dir, &["plan", "r0", "--done", "r1", "--out", "p"], &[]);
-    assert_eq!(code(&p), 0, "{}", text(&p));
+    assert_eq!(code(&p), 3, "the demo's unreadable account\n{}", text(&p));
     let plan: Value =
         serde_json::from_slice(&std::fs::read(dir.join("p/plan.json")).unwrap()).unwrap();
     let done: Vec<&str> = plan["steps"]

@@ -433,6 +433,17 @@ fn sharded_scans_merge_into_the_unsharded_report_and_bad_shards_are_caught() {
         "{unseen:?}"
     );
 
+    // One shard is not a whole scan: not a baseline, not one side of a diff.
+    let o = residual(dir, &["diff", "s3-0", "full"], &[]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("merge the shards first"), "{}", text(&o));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("s3-0/manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        m["scan_complete"], false,
+        "a shard never reads as a complete scan"
+    );
+
     // A missing shard: what it held is `error` for every leaver, never clean.
     let o = residual(dir, &["merge", "s3-0", "s3-2", "--out", "missing"], &[]);
     assert_eq!(code(&o), 3, "{}", text(&o));

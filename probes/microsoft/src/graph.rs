@@ -28,6 +28,7 @@ pub const PAGE: u64 = 999;
 /// Emails per lookup: four clauses each, within Graph's fifteen per `$filter`.
 const EMAILS_PER_LOOKUP: usize = 3;
 const IDS_PER_LOOKUP: usize = 15;
+const LOGINS_PER_LOOKUP: usize = 15;
 
 #[cfg(test)]
 pub(crate) const SELECT_FOR_TESTS: &str = SELECT;
@@ -154,6 +155,7 @@ pub(crate) async fn collect(
     let cands = filter.candidates(SYSTEM);
     let pages = count.div_ceil(PAGE);
     let lookups = (cands.emails.len().div_ceil(EMAILS_PER_LOOKUP)
+        + cands.logins.len().div_ceil(LOGINS_PER_LOOKUP)
         + cands.external_ids.len().div_ceil(IDS_PER_LOOKUP)) as u64;
     let targeted = match inst.strategy {
         Strategy::Auto => lookups < pages,
@@ -530,6 +532,21 @@ async fn read_users(
                 .join(" or ")
         })
         .collect();
+    // Handles (an `entra_upn` column) and the usernames leavers may have on premises (email
+    // local parts, aliases): what the listing would have matched them by.
+    filters.extend(cands.logins.chunks(LOGINS_PER_LOOKUP).map(|chunk| {
+        chunk
+            .iter()
+            .map(|l| {
+                if l.contains('@') {
+                    format!("userPrincipalName eq {}", lit(l))
+                } else {
+                    format!("onPremisesSamAccountName eq {}", lit(l))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }));
     filters.extend(cands.external_ids.chunks(IDS_PER_LOOKUP).map(|chunk| {
         chunk
             .iter()
