@@ -90,6 +90,11 @@ pub enum Command {
         /// Where to write plan.md, plan.json and plan.sh (default: <DIR>-plan).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Require a valid manifest.sig under this Ed25519 public key (SPKI PEM) on the
+        /// report and on --done: commands from an unsigned folder are only as trustworthy as
+        /// whoever could write it.
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
     },
     /// List the check catalogue.
     Checks {
@@ -326,9 +331,12 @@ pub fn dispatch(cli: Cli, raw_args: &[OsString]) -> anyhow::Result<u8> {
         Command::Merge { dirs, out, pubkey } => {
             crate::merge::command(&dirs, &out, pubkey.as_deref())
         }
-        Command::Plan { dir, done, out } => {
-            crate::plan::command(&dir, done.as_deref(), out.as_deref())
-        }
+        Command::Plan {
+            dir,
+            done,
+            out,
+            pubkey,
+        } => crate::plan::command(&dir, done.as_deref(), out.as_deref(), pubkey.as_deref()),
         Command::Checks { json, overrides } => {
             let cat = match &overrides {
                 Some(p) => Catalogue::with_overrides(p)?,

@@ -79,8 +79,8 @@ fn severity_rank(s: &str) -> u8 {
 }
 
 /// Verified or refused: a plan is never made from a report whose hashes do not hold.
-fn verified(dir: &Path) -> anyhow::Result<Value> {
-    let v = crate::report::verify(dir, None, false)?;
+fn verified(dir: &Path, pubkey: Option<&Path>) -> anyhow::Result<Value> {
+    let v = crate::report::verify(dir, pubkey, pubkey.is_some())?;
     if !v.problems.is_empty() {
         anyhow::bail!(crate::InputError {
             file: dir.display().to_string(),
@@ -98,8 +98,8 @@ fn verified(dir: &Path) -> anyhow::Result<Value> {
 }
 
 /// Build the plan for the report in `dir`, with the steps `done` (a later report) closed.
-pub fn build(dir: &Path, done: Option<&Path>) -> anyhow::Result<Plan> {
-    let report = verified(dir)?;
+pub fn build(dir: &Path, done: Option<&Path>, pubkey: Option<&Path>) -> anyhow::Result<Plan> {
+    let report = verified(dir, pubkey)?;
     crate::baseline::load(dir)?;
     let cat = Catalogue::builtin();
     // The newer report's open finding ids, and the leaver × system × instance it fully checked.
@@ -107,7 +107,7 @@ pub fn build(dir: &Path, done: Option<&Path>) -> anyhow::Result<Plan> {
     let closed: Option<Closed> = match done {
         None => None,
         Some(d) => {
-            let newer = verified(d)?;
+            let newer = verified(d, pubkey)?;
             let (open, _) = crate::baseline::load(d)?;
             let cov = newer
                 .get("coverage")
@@ -354,8 +354,13 @@ impl Plan {
 }
 
 /// `residual plan DIR [--done NEWER] [--out PLAN_DIR]`: writes plan.md, plan.json, plan.sh.
-pub fn command(dir: &Path, done: Option<&Path>, out: Option<&Path>) -> anyhow::Result<u8> {
-    let plan = build(dir, done)?;
+pub fn command(
+    dir: &Path,
+    done: Option<&Path>,
+    out: Option<&Path>,
+    pubkey: Option<&Path>,
+) -> anyhow::Result<u8> {
+    let plan = build(dir, done, pubkey)?;
     let out: PathBuf = match out {
         Some(o) => o.to_path_buf(),
         None => {

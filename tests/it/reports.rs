@@ -559,6 +559,23 @@ fn signed_manifest_verifies_and_detects_tampering_and_wrong_keys() {
     let wrong = residual(dir, &["verify", "s", "--pubkey", "b.pub"], &[]);
     assert_eq!(code(&wrong), 1);
     assert!(String::from_utf8_lossy(&wrong.stdout).contains("bad signature"));
+    // A plan that will be applied can demand the signature: the right key plans (exit 3:
+    // the demo has an unreadable instance), the wrong one is refused before anything.
+    let p = residual(
+        dir,
+        &["plan", "s", "--pubkey", "a.pub", "--out", "p-ok"],
+        &[],
+    );
+    assert_eq!(code(&p), 3, "{}", text(&p));
+    assert!(dir.join("p-ok/plan.sh").is_file());
+    let p = residual(
+        dir,
+        &["plan", "s", "--pubkey", "b.pub", "--out", "p-bad"],
+        &[],
+    );
+    assert_eq!(code(&p), 2, "{}", text(&p));
+    assert!(text(&p).contains("does not verify"), "{}", text(&p));
+    assert!(!dir.join("p-bad").exists());
     // Rewrite the manifest (say, to hide a file): the hashes could be recomputed, the
     // signature cannot.
     let m = std::fs::read_to_string(dir.join("s/manifest.json"))
