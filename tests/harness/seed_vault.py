@@ -15,8 +15,9 @@ Scenario `main` (domain acme.example):
 
     person  userpass user  entity                   live token
     alice   alice          active, alias alice      userpass login (24h); entity policies payments, default
-    bob     bob            DISABLED, alias bob      none
-    carol   carol          active, alias carol      none: a 2s token (meta.email) that expired; entity policy ops
+    bob     bob            DISABLED, alias bob      none; his login is issued token policy billing
+    carol   carol          active, alias carol      none: a 2s token (meta.email) that expired; entity policy ops; in identity group
+                                                    payments-team (policy payments-admin)
     dave    -              dave-entity, no alias    auth/token/create, display_name dave, meta.email
     erin    -              -                        orphan periodic token, meta.email
     staff1  staff1         active, alias staff1     userpass login (non-leaver)
@@ -190,9 +191,12 @@ class MainSeeder:
         mounts = self.v.get("sys/auth", namespace=namespace)["data"]
         return mounts["userpass/"]["accessor"]
 
-    def userpass_user(self, name: str, namespace: str | None = None) -> None:
+    def userpass_user(self, name: str, namespace: str | None = None, token_policies: list[str] | None = None) -> None:
         password = secrets.token_urlsafe(18)
-        self.v.post(f"auth/userpass/users/{name}", {"password": password, "token_ttl": "24h"}, namespace=namespace)
+        body: dict[str, Any] = {"password": password, "token_ttl": "24h"}
+        if token_policies:
+            body["token_policies"] = token_policies
+        self.v.post(f"auth/userpass/users/{name}", body, namespace=namespace)
         self.passwords[f"{namespace or ''}/{name}"] = password
 
     def entity(
@@ -252,7 +256,8 @@ class MainSeeder:
         mount_accessor = self.enable_userpass()
         out["userpass_mount_accessor"] = mount_accessor
         for user in ("alice", "bob", "carol", "staff1"):
-            self.userpass_user(user)
+            # Bob's login is issued `billing` (a mover's policy held by a login, not an entity).
+            self.userpass_user(user, token_policies=["billing"] if user == "bob" else None)
             self.userpass_users.append(user)
 
         # Entities first, so logins attach to them through the aliases.
@@ -262,6 +267,9 @@ class MainSeeder:
         self.entities["bob"] = self.entity("bob", "bob", mount_accessor, "bob", disabled=True)
         self.entities["carol"] = self.entity("carol", "carol", mount_accessor, "carol", policies=["ops"])
         self.entities["staff1"] = self.entity("staff1", "staff1", mount_accessor, "staff1")
+        # An identity group whose policy reaches carol's entity through membership.
+        v.post("identity/group", {"name": "payments-team", "policies": ["payments-admin"],
+                                  "member_entity_ids": [self.entities["carol"]["id"]]})
         self.entities["dave"] = self.entity("dave", "dave-entity", None, None)
 
         # Tokens.

@@ -264,7 +264,8 @@ fn vault_movers_leave_and_proof_of_closure() {
         format!(
             "email,departure_date,status,revoke,return_date\n\
              alice@acme.example,{t},mover,vault:policy/payments,\n\
-             carol@acme.example,{t},mover,vault:policy/payments,\n\
+             carol@acme.example,{t},mover,vault:policy/payments;vault:policy/payments-admin,\n\
+             bob@acme.example,{t},mover,vault:policy/billing,\n\
              frank@acme.example,{t},leave,,2099-01-01\n\
              dave@acme.example,2020-01-01,leave,,2020-06-01\n"
         ),
@@ -305,6 +306,19 @@ fn vault_movers_leave_and_proof_of_closure() {
             "vault_entitlement_retained",
             format!("{}#vault:policy/payments", ent("alice")),
         ),
+        // Carol holds the group's policy through membership, Bob his login's token policy.
+        w(
+            "carol",
+            &root,
+            "vault_entitlement_retained",
+            format!("{}#vault:policy/payments-admin", ent("carol")),
+        ),
+        w(
+            "bob",
+            &root,
+            "vault_entitlement_retained",
+            "auth/userpass/users/bob#vault:policy/billing".into(),
+        ),
         // Frank is on leave: every working path is a finding.
         w(
             "frank",
@@ -328,8 +342,13 @@ fn vault_movers_leave_and_proof_of_closure() {
     assert_eq!(at("alice", &root).0, "residual");
     let (o, d) = at("carol", &root);
     assert!(
-        o == "deprovisioned" && d.starts_with("moved ") && d.contains("vault:policy/payments"),
+        o == "residual" && d.starts_with("moved ") && d.contains("2 listed entitlement(s)"),
         "{o} {d}"
+    );
+    let f = std::fs::read_to_string(dir.join("r/findings.json")).unwrap();
+    assert!(
+        f.contains("through identity group payments-team"),
+        "how it is held"
     );
     let (o, d) = at("dave", &root);
     assert!(

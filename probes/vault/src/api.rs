@@ -83,6 +83,27 @@ pub struct Entity {
     pub disabled: Option<bool>,
     #[serde(default)]
     pub creation_time: Option<String>,
+    /// Identity groups the entity is in (directly or through other groups).
+    #[serde(default)]
+    pub group_ids: Option<Vec<String>>,
+}
+
+/// `GET identity/group/id/:id`: its policies reach every member entity.
+#[derive(Debug, Deserialize)]
+pub struct Group {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub policies: Option<Vec<String>>,
+}
+
+/// `GET auth/<userpass|ldap…>/users/:name`: the policies a login there is issued.
+#[derive(Debug, Deserialize)]
+pub struct LocalUser {
+    #[serde(default)]
+    pub token_policies: Option<Vec<String>>,
+    #[serde(default)]
+    pub policies: Option<Vec<String>>,
 }
 
 /// An entity alias: ties a login on one auth mount to the entity. Both fields are required —

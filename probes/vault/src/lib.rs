@@ -33,6 +33,7 @@ pub const USERPASS_USER_EXISTS: CheckId = CheckId("vault_userpass_user_exists");
 pub const ENTITY_ACTIVE: CheckId = CheckId("vault_entity_active");
 pub const TOKEN_VALID: CheckId = CheckId("vault_token_valid");
 pub const KV_SECRET_NOT_ROTATED: CheckId = CheckId("vault_kv_secret_not_rotated");
+pub const ENTITLEMENT_RETAINED: CheckId = CheckId("vault_entitlement_retained");
 
 /// The Vault / OpenBao system, for the registry.
 pub struct Vault;
@@ -53,6 +54,7 @@ impl residual_probe::System for Vault {
             ENTITY_ACTIVE,
             TOKEN_VALID,
             KV_SECRET_NOT_ROTATED,
+            ENTITLEMENT_RETAINED,
         ]
     }
     fn entitlement_kinds(&self) -> &'static [(&'static str, &'static str)] {
@@ -161,12 +163,19 @@ fn label(inst: &VaultInstance) -> String {
     }
 }
 
-pub async fn collect(inst: &VaultInstance, _filter: &dyn AccountFilter) -> SystemSnapshot {
+pub async fn collect(inst: &VaultInstance, filter: &dyn AccountFilter) -> SystemSnapshot {
+    // Local logins' policies are read only when a mover names a Vault policy.
+    let movers = filter
+        .candidates(SYSTEM)
+        .entitlements
+        .iter()
+        .any(|e| e.starts_with("vault:policy/"));
     residual_probe::http::collect_with(SYSTEM, &label(inst), inst.http, |http| async move {
         Collector {
             inst,
             http,
             base: inst.addr.trim_end_matches('/').to_string(),
+            movers,
         }
         .run()
         .await
@@ -178,6 +187,7 @@ struct Collector<'a> {
     inst: &'a VaultInstance,
     http: Http,
     base: String,
+    movers: bool,
 }
 
 fn classify(what: &str, r: &Reply) -> ProbeError {
@@ -365,8 +375,38 @@ impl Collector<'_> {
                             .unwrap_or_default();
                         let mut attributes = BTreeMap::new();
                         attributes.insert("auth_mount".into(), path.clone());
+                        let id = format!("auth/{path}users/{u}");
+                        let mut entitlements = Vec::new();
+                        if self.movers {
+                            match self.read::<api::LocalUser>(&id).await {
+                                Ok(d) => {
+                                    for p in d
+                                        .iter()
+                                        .flat_map(|d| {
+                                            d.token_policies.iter().chain(d.policies.iter())
+                                        })
+                                        .flatten()
+                                    {
+                                        let mut e = residual_probe::Entitlement::new(
+                                            "vault",
+                                            "policy",
+                                            p,
+                                            p == "root",
+                                        );
+                                        e.via = Some(format!("{kind} login {u}"));
+                                        if !entitlements.contains(&e) {
+                                            entitlements.push(e);
+                                        }
+                                    }
+                                }
+                                Err(e) => snap.gaps.push(
+                                    Gap::blocks(&id, &[ENTITLEMENT_RETAINED], e)
+                                        .for_account(id.clone()),
+                                ),
+                            }
+                        }
                         snap.accounts.push(Account {
-                            id: format!("auth/{path}users/{u}"),
+                            id,
                             resource_type: rt.to_string(),
                             name: u.clone(),
                             usernames: vec![u],
@@ -381,7 +421,7 @@ impl Collector<'_> {
                             credentials: vec![],
                             detailed: true,
                             attributes,
-                            entitlements: vec![],
+                            entitlements,
                         });
                     }
                 }
@@ -495,13 +535,26 @@ impl Collector<'_> {
                 if let Some(p) = d.policies.as_ref().filter(|p| !p.is_empty()) {
                     attributes.insert("policies".into(), joined(p));
                 }
-                // A mover's `vault:policy/<name>`: the entity's own policies.
-                let entitlements: Vec<residual_probe::Entitlement> = d
+                // A mover's `vault:policy/<name>`: the entity's own policies, and those of
+                // the identity groups it is in.
+                let mut entitlements: Vec<residual_probe::Entitlement> = d
                     .policies
                     .iter()
                     .flatten()
                     .map(|p| residual_probe::Entitlement::new("vault", "policy", p, p == "root"))
                     .collect();
+                for gid in d.group_ids.iter().flatten() {
+                    let gpath = format!("identity/group/id/{gid}");
+                    if let Some(g) = self.read::<api::Group>(&gpath).await? {
+                        let gname = g.name.clone().unwrap_or_else(|| gid.clone());
+                        for p in g.policies.iter().flatten() {
+                            let mut e =
+                                residual_probe::Entitlement::new("vault", "policy", p, p == "root");
+                            e.via = Some(format!("identity group {gname}"));
+                            entitlements.push(e);
+                        }
+                    }
+                }
                 Ok(Some(Entity {
                     account: Account {
                         id: id.clone(),
