@@ -114,6 +114,16 @@ pub fn command(dirs: &[PathBuf], out: &Path, pubkey: Option<&Path>) -> anyhow::R
                 s.snapshot.tool_version.clone(),
             ),
             (
+                "SLA hours",
+                field(&first.manifest, &["sla_hours"]).to_string(),
+                field(&s.manifest, &["sla_hours"]).to_string(),
+            ),
+            (
+                "--fail-on",
+                field(&first.manifest, &["fail_on"]).to_string(),
+                field(&s.manifest, &["fail_on"]).to_string(),
+            ),
+            (
                 "checks override",
                 field(&first.manifest, &["checks_override"]).to_string(),
                 field(&s.manifest, &["checks_override"]).to_string(),
