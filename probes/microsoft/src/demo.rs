@@ -12,7 +12,7 @@ use residual_probe::demo::{instance, AS_OF};
 use residual_probe::{OwnerRef, SystemSnapshot};
 use serde_json::json;
 
-use crate::{api, azure, graph, SYSTEM};
+use crate::{api, azure, estate, graph, SYSTEM};
 
 fn from<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
     serde_json::from_value(v).expect("demo record")
@@ -75,7 +75,7 @@ pub fn demo() -> Vec<SystemSnapshot> {
     let mut accounts: Vec<_> = users
         .iter()
         .map(|u| {
-            let mut a = graph::user_account(u).expect("demo user converts");
+            let mut a = estate::user_account(u).expect("demo user converts");
             a.detailed = true;
             a
         })
@@ -88,7 +88,7 @@ pub fn demo() -> Vec<SystemSnapshot> {
     let ga: api::RoleAssignment = from(json!({"id": "ra-alice-global-admin",
         "principalId": "00000000-0000-4000-8000-00000000d002",
         "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "directoryScopeId": "/"}));
-    let mut assets = vec![graph::directory_role_asset(
+    let mut assets = vec![estate::directory_role_asset(
         &accounts[1],
         &ga,
         defs.first(),
@@ -115,14 +115,14 @@ pub fn demo() -> Vec<SystemSnapshot> {
     .into();
     accounts[2]
         .credentials
-        .push(graph::grant_credential(&grant, &names));
+        .push(estate::grant_credential(&grant, &names));
     let app: api::AppObject = from(json!({
         "id": "6c1e0a5e-0000-4000-8000-00000000ab01", "appId": "6c1e0a5e-0000-4000-8000-00000000ab02",
         "displayName": "Billing Export", "createdDateTime": "2025-01-10T10:00:00Z",
         "passwordCredentials": [{"keyId": "6c1e0a5e-0000-4000-8000-00000000ab03", "displayName": "prod",
             "startDateTime": "2025-01-10T10:00:00Z", "endDateTime": "2027-01-10T10:00:00Z"}],
         "keyCredentials": []}));
-    let mut billing = graph::app_account(crate::APPLICATION, &app).expect("demo app converts");
+    let mut billing = estate::app_account(crate::APPLICATION, &app).expect("demo app converts");
     billing.owner_refs = vec![OwnerRef {
         key: "owner".into(),
         value: "carol@demo.example".into(),

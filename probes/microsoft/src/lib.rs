@@ -21,7 +21,8 @@
 //! users are read without `signInActivity`, and "used after departure" is unknown: a named
 //! severity gap, never a silent downgrade.
 //!
-//! Files: `api.rs` (wire types), `auth.rs` (client credentials), `config.rs`, `demo.rs`,
+//! Files: `api.rs` (wire types), `estate.rs` (wire to estate), `auth.rs` (client credentials),
+//! `config.rs`, `demo.rs`,
 //! `mock_tests.rs`.
 
 pub mod api;
@@ -29,6 +30,7 @@ mod auth;
 mod azure;
 mod config;
 mod demo;
+mod estate;
 mod graph;
 #[cfg(test)]
 mod mock_tests;
