@@ -31,7 +31,6 @@ use residual_probe::config::{ConfigCtx, ConfigError};
 use residual_probe::http::{HttpPolicy, Reply};
 use residual_probe::{AccountFilter, CheckId, Probe, ProbeError, SystemSnapshot};
 use secrecy::SecretString;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 pub const SYSTEM: &str = "google";
@@ -236,14 +235,7 @@ fn classify(what: &str, r: &Reply) -> ProbeError {
     }
 }
 
-fn time_of(what: &str, v: &Option<String>) -> Result<Option<OffsetDateTime>, ProbeError> {
-    match v.as_deref().filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => OffsetDateTime::parse(s, &Rfc3339)
-            .map(Some)
-            .map_err(|e| bad(format!("{what}: bad time {s:?}: {e}"))),
-    }
-}
+use residual_probe::time_of;
 
 /// An int64-as-string of milliseconds since the epoch (`Asp.creationTime`); 0 means never.
 fn millis(what: &str, v: &Option<String>) -> Result<Option<OffsetDateTime>, ProbeError> {

@@ -39,8 +39,6 @@ use residual_probe::config::{ConfigCtx, ConfigError};
 use residual_probe::http::{HttpPolicy, Reply};
 use residual_probe::{AccountFilter, CheckId, Probe, ProbeError, SystemSnapshot};
 use secrecy::SecretString;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 pub const SYSTEM: &str = "microsoft";
 pub const USER: &str = "entra_user";
@@ -235,14 +233,7 @@ fn classify(what: &str, r: &Reply) -> ProbeError {
     }
 }
 
-fn time_of(what: &str, v: &Option<String>) -> Result<Option<OffsetDateTime>, ProbeError> {
-    match v.as_deref().filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => OffsetDateTime::parse(s, &Rfc3339)
-            .map(Some)
-            .map_err(|e| bad(format!("{what}: bad time {s:?}: {e}"))),
-    }
-}
+use residual_probe::time_of;
 
 /// GET requests with one access token, for one API root; errors classified.
 pub(crate) struct Api<'a> {

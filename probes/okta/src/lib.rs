@@ -35,7 +35,6 @@ use residual_probe::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 pub const SYSTEM: &str = "okta";
@@ -199,14 +198,7 @@ fn classify(what: &str, r: &Reply) -> ProbeError {
     }
 }
 
-fn time_of(what: &str, v: &Option<String>) -> Result<Option<OffsetDateTime>, ProbeError> {
-    match v.as_deref().filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => OffsetDateTime::parse(s, &Rfc3339)
-            .map(Some)
-            .map_err(|e| bad(format!("{what}: bad time {s:?}: {e}"))),
-    }
-}
+use residual_probe::time_of;
 
 /// A search string value, quoted (Okta follows the SCIM filter grammar).
 fn quote(s: &str) -> String {

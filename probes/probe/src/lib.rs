@@ -127,6 +127,17 @@ impl ProbeError {
 }
 
 /// An instant as RFC 3339 in UTC, to the second: the one time format of every output.
+/// An optional RFC 3339 instant from an API body: absent or empty is `None`; anything else
+/// that does not parse is an error naming `what` (a wrong time would misdate a finding).
+pub fn time_of(what: &str, v: &Option<String>) -> Result<Option<time::OffsetDateTime>, ProbeError> {
+    match v.as_deref().filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map(Some)
+            .map_err(|e| ProbeError::Unexpected(format!("{what}: bad time {s:?}: {e}"))),
+    }
+}
+
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     t.replace_nanosecond(0)
